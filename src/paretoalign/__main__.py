@@ -1,0 +1,3 @@
+from paretoalign.cli import main
+
+main()

@@ -1,0 +1,23 @@
+"""Session data: the `SessionLog` container, readers and writers, sequence labelling."""
+
+from paretoalign.data.sessionlog import (
+    CART,
+    CLICK,
+    EVENT_TYPES,
+    ORDER,
+    TYPE_CODES,
+    SessionLog,
+    SessionLogError,
+    atomic_path,
+)
+
+__all__ = [
+    "CART",
+    "CLICK",
+    "EVENT_TYPES",
+    "ORDER",
+    "TYPE_CODES",
+    "SessionLog",
+    "SessionLogError",
+    "atomic_path",
+]
