@@ -118,3 +118,17 @@ def test_empty_log():
     log = SessionLog.empty(5)
     assert log.n_sessions == 0 and log.stats()["events"] == 0
     assert SessionLog.concat([log, log]) == log
+
+
+def test_dataset_round_trip(tmp_path):
+    import json
+
+    from paretoalign.data import Dataset, load_dataset, save_dataset
+
+    log = _small()
+    ds = Dataset(train=log[:2], test=log[2:], extra={"source": "toy"})
+    save_dataset(tmp_path, ds)
+    back = load_dataset(tmp_path)
+    assert back.train == ds.train and back.test == ds.test
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["train"]["sessions"] == 2 and stats["source"] == "toy"

@@ -1,5 +1,6 @@
 """Session data: the `SessionLog` container, readers and writers, sequence labelling."""
 
+from paretoalign.data.dataset import Dataset, load_dataset, save_dataset
 from paretoalign.data.sessionlog import (
     CART,
     CLICK,
@@ -17,7 +18,10 @@ __all__ = [
     "EVENT_TYPES",
     "ORDER",
     "TYPE_CODES",
+    "Dataset",
     "SessionLog",
     "SessionLogError",
     "atomic_path",
+    "load_dataset",
+    "save_dataset",
 ]

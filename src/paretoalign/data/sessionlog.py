@@ -58,7 +58,7 @@ class SessionLog:
         session_ptr: Any,
         aid: Any,
         ts: Any,
-        type: Any,  # noqa: A002 - the field is called "type" in the OTTO format
+        type: Any,
         session_id: Any | None = None,
         n_items: int | None = None,
         *,
@@ -378,7 +378,7 @@ def _as_int(values: Any, dtype: type, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr.astype(dtype))
 
 
-class atomic_path:  # noqa: N801 - used as a context manager like open()
+class atomic_path:
     """Context manager yielding a temporary path next to ``path``; renamed on success.
 
     On an exception the temporary file is removed and ``path`` is left untouched, so a
