@@ -33,4 +33,5 @@ py::array_t<T, py::array::c_style> require(const py::handle& obj, const char* na
 }
 
 void register_sessions(py::module_& m);
+void register_jsonl(py::module_& m);
 }  // namespace fastmetrics

@@ -134,7 +134,7 @@ class SessionLog:
         )
         if code:
             raise SessionLogError(self._describe(code, where))
-        if n_sessions > 1 and len(np.unique(self.session_id)) != n_sessions:
+        if n_sessions > 1 and not _all_unique(self.session_id):
             raise SessionLogError("session ids are not unique")
         return self
 
@@ -358,6 +358,14 @@ class SessionLog:
                 validate=validate,
             )
         raise ValueError(f"{path}: unsupported suffix {suffix!r} (use .npz or .parquet)")
+
+
+def _all_unique(ids: np.ndarray) -> bool:
+    """True when no value repeats: one O(S) pass for increasing ids, else a sort."""
+    if bool(np.all(ids[1:] > ids[:-1])):
+        return True
+    ordered = np.sort(ids)
+    return not bool(np.any(ordered[1:] == ordered[:-1]))
 
 
 def _as_int(values: Any, dtype: type, name: str) -> np.ndarray:
