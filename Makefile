@@ -45,6 +45,134 @@ bench: setup ## Run every benchmark; JSON files land in results/bench/
 	mkdir -p results/bench
 	$(PY) -m paretoalign bench all --out results/bench
 
+# ------------------------------------------------------------------ the study (make reproduce)
+# A chain of real file targets under results/$(PROFILE)/: a rerun after no change does
+# nothing, and editing one table of configs/$(PROFILE).toml reruns only the steps that read
+# it (each profile table is mirrored into results/$(PROFILE)/config/<table>.json, rewritten
+# only when that table changes). Each step also depends on the code of the layers it runs.
+PROFILE ?= default
+R := results/$(PROFILE)
+CONFIG := configs/$(PROFILE).toml
+SEC := $(R)/config
+REPRO := $(PY) -m paretoalign.repro
+CLI := $(PY) -m paretoalign
+STEP = $(REPRO) run --log $(R)/timings.json --step
+code = $(wildcard $(foreach d,$(1),src/paretoalign/$(d)/*.py)) src/paretoalign/config.py
+
+DATA := $(R)/data/stats.json
+CALIB := $(R)/data/calibration.json
+TRAIN := $(R)/train/summary.json
+FRONT := $(R)/front.parquet
+KPIS := $(R)/kpis.parquet
+ALIGN := $(R)/alignment.parquet
+VALID := $(R)/validation.json
+BENCH_TASKS := data world topk metrics train serve
+# The smoke profile times the benchmarks at small sizes into its own folder, so CI never
+# overwrites the reported figures in results/bench/.
+ifeq ($(PROFILE),smoke)
+BENCH_DIR := $(R)/bench
+BENCH_FLAGS := --quick
+else
+BENCH_DIR := results/bench
+BENCH_FLAGS :=
+endif
+BENCH := $(foreach t,$(BENCH_TASKS),$(BENCH_DIR)/$(t).json)
+RESULTS := $(DATA) $(CALIB) $(TRAIN) $(FRONT) $(KPIS) $(ALIGN) $(VALID) $(BENCH)
+
+NOTEBOOKS := 01_data 02_training 03_front 04_experiment 05_alignment 06_validation 07_performance
+EXECUTED := $(foreach n,$(NOTEBOOKS),$(R)/notebooks/$(n).ipynb)
+BOOK_SOURCES := $(wildcard book/*.md book/*.yml book/*.bib)
+BOOK_HTML := book/_build/html
+BOOK_STAMP := book/_build/.built-$(PROFILE)
+MATHJAX_VERSION := 3.2.2
+MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
+MATHJAX := book/_static_vendor/mathjax/tex-mml-chtml.js
+
+$(SEC)/.stamp: $(CONFIG) src/paretoalign/config.py | $(EXT_STAMP)
+	$(REPRO) sections --profile $(PROFILE) --out $(SEC)
+	touch $@
+$(SEC)/%.json: $(SEC)/.stamp ;
+
+# `make book` renders existing results without running pipeline steps (PIPELINE=off).
+ifneq ($(PIPELINE),off)
+$(DATA): $(SEC)/data.json $(SEC)/shop.json $(call code,data world) | $(EXT_STAMP)
+	$(STEP) data -- $(CLI) world simulate --profile $(PROFILE)
+
+$(CALIB): $(DATA) | $(EXT_STAMP)
+	$(STEP) calibrate -- $(CLI) world calibrate --profile $(PROFILE) --json $@
+
+$(TRAIN): $(DATA) $(SEC)/train.json $(call code,data model ranking metrics) $(EXT_SOURCES) | $(EXT_STAMP)
+	$(STEP) train -- $(CLI) train --profile $(PROFILE)
+
+$(FRONT): $(TRAIN) $(SEC)/front.json $(call code,front ranking metrics) $(EXT_SOURCES) | $(EXT_STAMP)
+	$(STEP) front -- $(CLI) front --profile $(PROFILE)
+
+$(KPIS): $(FRONT) $(SEC)/experiment.json $(SEC)/shop.json $(call code,world online front) | $(EXT_STAMP)
+	$(STEP) experiment -- $(CLI) experiment --profile $(PROFILE)
+
+$(ALIGN): $(KPIS) $(SEC)/align.json $(call code,align) | $(EXT_STAMP)
+	$(STEP) align -- $(CLI) align --profile $(PROFILE)
+
+$(VALID): $(ALIGN) $(SEC)/validate.json $(SEC)/shop.json $(call code,world online align) | $(EXT_STAMP)
+	$(STEP) validate -- $(CLI) validate --profile $(PROFILE)
+
+$(BENCH_DIR)/%.json: $(call code,bench) $(EXT_SOURCES) | $(EXT_STAMP)
+	$(STEP) bench:$* -- $(CLI) bench $* --json $@ $(BENCH_FLAGS)
+endif
+
+# One executed notebook per page, run by papermill with this profile's parameters.
+NB_RUN = $(STEP) notebook:$* -- $(REPRO) execute notebooks/$*.md $@ -p profile $(PROFILE)
+PLOTS := $(wildcard src/paretoalign/plots/*.py)
+$(R)/notebooks/01_data.ipynb: $(DATA) $(CALIB)
+$(R)/notebooks/02_training.ipynb: $(TRAIN)
+$(R)/notebooks/03_front.ipynb: $(FRONT) $(KPIS)
+$(R)/notebooks/04_experiment.ipynb: $(KPIS)
+$(R)/notebooks/05_alignment.ipynb: $(ALIGN)
+$(R)/notebooks/06_validation.ipynb: $(VALID)
+$(R)/notebooks/07_performance.ipynb: $(BENCH)
+$(R)/notebooks/07_performance.ipynb: NB_RUN += -p bench_dir $(BENCH_DIR)
+$(R)/notebooks/%.ipynb: notebooks/%.md $(PLOTS) | $(EXT_STAMP)
+	$(NB_RUN)
+
+# MathJax, vendored once from npm (pinned version and checksum) so the book reads offline.
+$(MATHJAX):
+	@command -v npm >/dev/null || { echo "error: npm is needed once to vendor MathJax $(MATHJAX_VERSION) into $(@D)"; exit 1; }
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null) && \
+	echo "$(MATHJAX_SHA256)  $$tmp/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum --check --quiet && \
+	tar -xzf "$$tmp/mathjax-$(MATHJAX_VERSION).tgz" -C "$$tmp" && \
+	rm -rf $(@D) && mkdir -p $(@D)/output/chtml $(@D)/input/tex && \
+	cp "$$tmp/package/LICENSE" "$$tmp/package/es5/tex-mml-chtml.js" $(@D)/ && \
+	cp -r "$$tmp/package/es5/output/chtml/fonts" $(@D)/output/chtml/ && \
+	cp -r "$$tmp/package/es5/input/tex/extensions" $(@D)/input/tex/
+
+$(BOOK_STAMP): $(EXECUTED) $(BOOK_SOURCES) $(MATHJAX) | $(EXT_STAMP)
+	rm -f book/_build/.built-*
+	rm -rf book/notebooks && mkdir -p book/notebooks
+	cp $(EXECUTED) book/notebooks/
+	$(STEP) book -- $(PY) -m jupyter_book build -W -n --keep-going book
+	touch $@
+
+.PHONY: reproduce
+reproduce: setup $(RESULTS) $(BOOK_STAMP) ## Run every step of PROFILE (default|smoke|otto) and build the book
+	@echo
+	@$(REPRO) timings $(R)/timings.json
+	@echo
+	@echo "The book ($(PROFILE) profile): file://$(abspath $(BOOK_HTML))/index.html"
+
+.PHONY: book
+book: setup ## Rebuild only the book from PROFILE's existing results (no pipeline step runs)
+	@missing=""; for f in $(RESULTS); do test -e "$$f" || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then echo "error: results missing for PROFILE=$(PROFILE):$$missing"; \
+	echo "run 'make reproduce PROFILE=$(PROFILE)' first"; exit 1; fi
+	@$(MAKE) --no-print-directory $(BOOK_STAMP) PIPELINE=off
+	@echo "The book ($(PROFILE) profile): file://$(abspath $(BOOK_HTML))/index.html"
+
+.PHONY: book-check
+book-check: setup ## Load every page of the built book in headless Chromium; screenshots in results/PROFILE/screenshots
+	@test -f $(BOOK_STAMP) || { echo "error: the book in $(BOOK_HTML) was not built for PROFILE=$(PROFILE) (run 'make book PROFILE=$(PROFILE)')"; exit 1; }
+	$(REPRO) check $(BOOK_HTML) --screenshots $(R)/screenshots --report $(R)/bookcheck.json
+
 # ------------------------------------------------------------------ housekeeping
 .PHONY: clean
 clean: ## Remove build outputs (keeps .venv and results/)
