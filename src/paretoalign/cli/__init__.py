@@ -16,6 +16,7 @@ import typer
 STEPS: dict[str, str] = {
     "align": "paretoalign.cli.align",
     "bench": "paretoalign.cli.bench",
+    "train": "paretoalign.cli.train",
 }
 
 app = typer.Typer(

@@ -1,0 +1,45 @@
+"""The preference-conditioned session recommender (MultiTRON), its training and baselines.
+
+Public API
+----------
+PreferenceRecommender
+    ``encode(inputs LongTensor[B, L], pi Tensor[K] | Tensor[B, K]) -> Tensor[B, L, d]``,
+    ``item_embeddings() -> Tensor[N + 1, d]`` (row 0 = padding; score = ``h @ E.T``),
+    ``objectives``, ``n_items``.
+load_model(dir) / save_model(model, dir)
+    The files ``paretoalign train`` writes under ``results/<profile>/train/``.
+TrainConfig, from_multitron_json
+    The ``[train]`` table; MultiTRON's JSON configs.
+train(cfg, log, out_dir, ...)
+    The training loop (checkpoints, resume, DDP under torchrun, CUDA mixed precision).
+PopularityRecommender, CovisitationRecommender
+    Baselines with ``fit(log)`` and ``recommend(history int32[B, L], k) -> int32[B, k]``.
+TransformerBackbone, GRUBackbone, PreferenceAdapter
+    The building blocks.
+"""
+
+from paretoalign.model.backbones import GRUBackbone, PreferenceAdapter, TransformerBackbone
+from paretoalign.model.baselines import CovisitationRecommender, PopularityRecommender
+from paretoalign.model.config import MULTITRON_DEFAULTS, TrainConfig, from_multitron_json
+from paretoalign.model.io import load_checkpoint, load_model, model_metadata, save_model
+from paretoalign.model.recommender import ModelSpec, PreferenceRecommender
+from paretoalign.model.training import TrainResult, train
+
+__all__ = [
+    "MULTITRON_DEFAULTS",
+    "CovisitationRecommender",
+    "GRUBackbone",
+    "ModelSpec",
+    "PopularityRecommender",
+    "PreferenceAdapter",
+    "PreferenceRecommender",
+    "TrainConfig",
+    "TrainResult",
+    "TransformerBackbone",
+    "from_multitron_json",
+    "load_checkpoint",
+    "load_model",
+    "model_metadata",
+    "save_model",
+    "train",
+]

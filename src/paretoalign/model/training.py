@@ -1,0 +1,542 @@
+"""Training: one preference-conditioned model for the whole front (method brief §2.4-2.8).
+
+Each optimiser step
+
+1. takes the next global batch of sessions (a seeded permutation per epoch, or file
+   order) and labels it with :func:`paretoalign.data.labels.label_sequences`,
+2. draws **one** ``π ~ Dir(β)`` for the batch,
+3. draws the batch's negatives (:func:`~paretoalign.model.sampling.sample_negatives`),
+4. encodes the sessions, scores the positive and the hard negatives of every real
+   position, and minimises
+
+   .. math:: \\mathcal L = \\sum_k \\pi_k L_k + \\lambda L_{reg},\\qquad
+             L_k = \\frac{1}{n}\\sum_{m} \\ell_{m,k},
+
+   with ``n`` the batch's number of real positions.
+
+Determinism. Every random draw of step ``s`` comes from streams seeded by
+``(seed, s)``: π from a ``numpy.random.Generator``, negatives from a ``torch.Generator``,
+dropout from the global torch generator reseeded per step (inside ``fork_rng``, so the
+caller's global state is untouched). The data order is a function of ``(seed, epoch)``.
+So a run resumed from a checkpoint after step ``s`` replays exactly the steps an
+uninterrupted run would (bitwise on CPU with the same thread count).
+
+Distributed data parallel (``torchrun --nproc_per_node=R``). Every rank builds the same
+*global* batch, π and negatives (cheap: they depend only on ``(seed, s)``), then encodes
+and backpropagates its own ``B / R`` sessions with the loss normalised by the *global*
+real-position count times ``R``; DDP's gradient average then equals the single-process
+gradient of the same global batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from paretoalign.data.labels import LabelledSequences, label_sequences
+from paretoalign.data.sessionlog import CLICK, SessionLog
+from paretoalign.model.config import TrainConfig
+from paretoalign.model.io import (
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    save_checkpoint,
+    save_model,
+)
+from paretoalign.model.losses import cosine_penalty, epo_regulariser, objective_losses
+from paretoalign.model.recommender import PreferenceRecommender
+from paretoalign.model.sampling import BatchNegatives, hard_negative_logits, sample_negatives
+
+__all__ = [
+    "BatchSource",
+    "StepLosses",
+    "TrainResult",
+    "build_model",
+    "compute_loss",
+    "train",
+]
+
+# Stream tags for the per-step seeds (any distinct constants).
+_PI_STREAM, _NEG_STREAM, _DROPOUT_STREAM, _ORDER_STREAM, _INIT_STREAM = 1, 2, 3, 4, 5
+
+
+def _seed(*parts: int) -> int:
+    """A 63-bit seed derived from integers (``numpy.random.SeedSequence``)."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, np.uint64)[0] >> 1)
+
+
+# ---------------------------------------------------------------------------- data
+class BatchSource:
+    """Global batches of a :class:`SessionLog`, a pure function of ``(seed, step)``.
+
+    Parameters
+    ----------
+    log : SessionLog
+        Training sessions.
+    cfg : TrainConfig
+        Uses ``batch_size``, ``max_len``, ``shuffle``, ``drop_last``,
+        ``drop_short_sessions`` and ``seed``.
+    """
+
+    def __init__(self, log: SessionLog, cfg: TrainConfig) -> None:
+        self.log = log
+        self.cfg = cfg
+        self.max_len = resolved_max_len(cfg)
+        sessions = np.arange(log.n_sessions, dtype=np.int64)
+        if cfg.drop_short_sessions:
+            n_clicks = np.bincount(log.session_index()[log.type == CLICK], minlength=log.n_sessions)
+            sessions = sessions[n_clicks >= 2]
+        self.sessions = sessions
+        n = len(sessions)
+        size = cfg.batch_size
+        self.batches_per_epoch = n // size if cfg.drop_last else -(-n // size)
+        if self.batches_per_epoch == 0:
+            raise ValueError(
+                f"{n} training sessions cannot fill one batch of {size} (drop_last); "
+                "lower batch_size or use more data"
+            )
+        self._order_epoch = -1
+        self._order = sessions
+
+    def total_steps(self) -> int:
+        """Optimiser steps of the run: ``ceil(epochs * batches_per_epoch)``, capped."""
+        steps = math.ceil(self.cfg.epochs * self.batches_per_epoch)
+        if self.cfg.max_steps is not None:
+            steps = min(steps, self.cfg.max_steps)
+        return max(steps, 1)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Session indices in the order of ``epoch``."""
+        if epoch != self._order_epoch:
+            if self.cfg.shuffle:
+                rng = np.random.default_rng(_seed(self.cfg.seed, _ORDER_STREAM, epoch))
+                self._order = self.sessions[rng.permutation(len(self.sessions))]
+            else:
+                self._order = self.sessions
+            self._order_epoch = epoch
+        return self._order
+
+    def position(self, step: int) -> tuple[int, int]:
+        """``(epoch, batch index within the epoch)`` of ``step``."""
+        return divmod(step, self.batches_per_epoch)
+
+    def batch(self, step: int) -> LabelledSequences:
+        """The labelled global batch of ``step``."""
+        epoch, index = self.position(step)
+        size = self.cfg.batch_size
+        rows = self.order(epoch)[index * size : (index + 1) * size]
+        return label_sequences(self.log.take(rows), self.max_len)
+
+
+def resolved_max_len(cfg: TrainConfig) -> int:
+    """``cfg.max_len``, or MultiTRON's 50 when unset (the CLI fills in ``[data] max_len``)."""
+    return cfg.max_len if cfg.max_len is not None else 50
+
+
+def draw_pi(cfg: TrainConfig, step: int) -> np.ndarray:
+    """``π ~ Dir(β)`` of ``step`` (one per batch, as in the reference), float64[K]."""
+    rng = np.random.default_rng(_seed(cfg.seed, _PI_STREAM, step))
+    return rng.dirichlet(cfg.beta_vector())
+
+
+# ---------------------------------------------------------------------------- loss
+@dataclass
+class StepLosses:
+    """Per-objective batch losses ``L_k``, the regulariser and the total (floats)."""
+
+    total: float
+    objectives: dict[str, float]
+    regulariser: float
+    n_positions: int
+
+
+def compute_loss(
+    model: PreferenceRecommender,
+    batch: dict[str, torch.Tensor],
+    pi: torch.Tensor,
+    negatives: BatchNegatives | None,
+    cfg: TrainConfig,
+    *,
+    normaliser: float | None = None,
+    encoder: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Training loss of one (local) batch.
+
+    Parameters
+    ----------
+    model : PreferenceRecommender
+    batch : dict
+        ``inputs``, ``targets`` (long ``[B, L]``), ``mask`` (bool), ``cart_label``,
+        ``order_label`` (``[B, L]``), ``session`` (long ``[B]``: row of each session in
+        the global batch, selecting its in-batch negatives).
+    pi : Tensor[K]
+    negatives : BatchNegatives or None
+        None when no objective needs negatives.
+    cfg : TrainConfig
+    normaliser : float, optional
+        ``n`` in ``L_k = sum / n``; default the batch's own number of real positions.
+    encoder : callable, optional
+        Replaces ``model.encode_unchecked`` (the DDP wrapper's forward).
+
+    Returns
+    -------
+    loss : Tensor[]
+        ``sum_k π_k L_k + λ L_reg``.
+    per_objective : Tensor[K]
+        ``L_k`` (detached).
+    regulariser : Tensor[]
+        ``L_reg`` (detached).
+    """
+    inputs, mask = batch["inputs"], batch["mask"]
+    n_rows, length = inputs.shape
+    pi_rows = pi[None, :].expand(n_rows, -1)
+    states = (encoder or model.encode_unchecked)(inputs, pi_rows)
+    positions = torch.nonzero(mask.reshape(-1)).squeeze(1)
+    count = positions.numel()
+    n = float(normaliser) if normaliser is not None else float(max(count, 1))
+    hidden = states.reshape(-1, states.shape[-1])[positions]
+    targets = batch["targets"].reshape(-1)[positions]
+    table = model.item_embeddings()
+    positive = (hidden * table[targets].to(hidden.dtype)).sum(dim=1).float()
+    negative_values = None
+    if negatives is not None:
+        session = batch["session"][positions // length]
+        negative_values, _ = hard_negative_logits(
+            hidden,
+            table,
+            negatives,
+            session,
+            cfg.topk_negatives,
+            targets=targets if cfg.remove_accidental_hits else None,
+        )
+        negative_values = negative_values.float()
+    losses = objective_losses(
+        model.objectives,
+        positive,
+        negative_values,
+        batch["cart_label"].reshape(-1)[positions],
+        batch["order_label"].reshape(-1)[positions],
+    )
+    pi_f = pi.to(losses.dtype)
+    per_objective = losses.sum(dim=0) / n
+    loss = (pi_f * per_objective).sum()
+    if cfg.regularizer == "epo":
+        regulariser = epo_regulariser(losses, pi_f).sum() / n
+    elif cfg.regularizer == "cosine":
+        regulariser = cosine_penalty(losses, pi_f).sum() / n
+    else:
+        regulariser = losses.new_zeros(())
+    loss = loss + cfg.regularization_penalty * regulariser
+    return loss, per_objective.detach(), regulariser.detach()
+
+
+def build_model(cfg: TrainConfig, n_items: int) -> PreferenceRecommender:
+    """The model of ``cfg`` for ``n_items`` items, initialised from ``cfg.seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_seed(cfg.seed, _INIT_STREAM))
+        return PreferenceRecommender(
+            n_items,
+            cfg.objectives,
+            backbone=cfg.backbone,
+            hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            num_heads=cfg.num_heads,
+            dropout=cfg.dropout,
+            max_len=resolved_max_len(cfg),
+        )
+
+
+# ---------------------------------------------------------------------------- loop
+@dataclass
+class TrainResult:
+    """What a run did: steps, throughput, and the per-step loss history."""
+
+    model: PreferenceRecommender
+    steps: int
+    total_steps: int
+    seconds: float
+    events: int
+    data_seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def events_per_s(self) -> float:
+        """Real (click-target) positions trained per second of step time."""
+        return self.events / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def data_share(self) -> float:
+        """Share of the step time spent building batches (labelling, negatives excluded)."""
+        return self.data_seconds / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _to_device(seq: LabelledSequences, rows: slice, device: torch.device) -> dict[str, Any]:
+    return {
+        "inputs": torch.from_numpy(seq.inputs[rows]).long().to(device),
+        "targets": torch.from_numpy(seq.targets[rows]).long().to(device),
+        "mask": torch.from_numpy(seq.mask[rows]).to(device),
+        "cart_label": torch.from_numpy(seq.cart_label[rows]).to(device),
+        "order_label": torch.from_numpy(seq.order_label[rows]).to(device),
+        "session": torch.arange(seq.n_sequences, device=device)[rows],
+    }
+
+
+def _distributed() -> tuple[int, int]:
+    """``(rank, world_size)``; initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() and os.environ.get("LOCAL_RANK") else "gloo"
+        dist.init_process_group(backend=backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def train(
+    cfg: TrainConfig,
+    log: SessionLog,
+    out_dir: str | Path,
+    *,
+    n_items: int | None = None,
+    device: str | torch.device = "cpu",
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: bool = True,
+    extra_metadata: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train a :class:`PreferenceRecommender` on ``log`` and save it to ``out_dir``.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    log : SessionLog
+        Training sessions.
+    out_dir : path
+        Receives ``checkpoint.pt`` (every ``cfg.checkpoint_every`` steps and at the end),
+        ``model.safetensors`` + ``model.json`` (at the end) and ``history.json``.
+    n_items : int, optional
+        Catalogue size (default ``log.n_items``; pass the data set's to cover test items).
+    device : str or torch.device
+        ``"cpu"`` (fp32) or ``"cuda"`` (autocast in ``cfg.precision``).
+    resume : bool
+        Continue from ``out_dir/checkpoint.pt`` (its config must equal ``cfg``).
+    stop_after : int, optional
+        Stop once this many steps are done (without changing the schedule, which is
+        fixed by ``cfg``): a checkpoint is written, the final model is not.
+    progress : bool
+        Show a progress bar (rank 0) with the loss and events/s.
+    extra_metadata : dict, optional
+        Added to ``model.json``.
+    """
+    out_dir = Path(out_dir)
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda requested but CUDA is not available")
+    rank, world = _distributed()
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} ranks")
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    n_items = int(n_items if n_items is not None else log.n_items)
+    if n_items < log.n_items:
+        raise ValueError(f"n_items {n_items} < the log's n_items {log.n_items}")
+    source = BatchSource(log, cfg)
+    total = source.total_steps()
+
+    model = build_model(cfg, n_items).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
+    if device.type != "cuda":
+        autocast_dtype = None  # CPU bf16 autocast is ~10x slower here (method brief §6)
+    scaler = torch.amp.GradScaler("cuda", enabled=autocast_dtype is torch.float16)
+    history: list[dict[str, Any]] = []
+    start = 0
+    if resume:
+        state = load_checkpoint(out_dir / CHECKPOINT_NAME, device)
+        if state["config"] != cfg.model_dump_json():
+            raise ValueError(
+                f"{out_dir / CHECKPOINT_NAME}: written with a different [train] config; "
+                "resume needs the same one"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        start = int(state["position"]["step"])
+        history = list(state["history"])
+
+    ddp: nn.Module | None = None
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    encoder = ddp if ddp is not None else None
+    local = cfg.batch_size // world
+    needs_negatives = any(name in ("clicks", "distortion") for name in cfg.objectives)
+
+    end = total if stop_after is None else min(total, max(stop_after, start))
+    bar = None
+    if progress and rank == 0:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
+    seconds = data_seconds = 0.0
+    events = 0
+    model.train()
+    generator = torch.Generator(device=device)
+    fork_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        for step in range(start, end):
+            t0 = time.perf_counter()
+            seq = source.batch(step)
+            rows = slice(rank * local, (rank + 1) * local)
+            batch = _to_device(seq, rows, device)
+            global_inputs = torch.from_numpy(seq.inputs).long().to(device)
+            n_global = int(seq.mask.sum())
+            t1 = time.perf_counter()
+            pi = torch.as_tensor(draw_pi(cfg, step), dtype=torch.float32, device=device)
+            negatives = None
+            if needs_negatives:
+                generator.manual_seed(_seed(cfg.seed, _NEG_STREAM, step))
+                negatives = sample_negatives(
+                    global_inputs,
+                    n_items,
+                    cfg.num_uniform_negatives,
+                    cfg.num_batch_negatives,
+                    generator=generator,
+                    reject_in_batch_items=cfg.reject_in_batch_items,
+                    logq_correction=cfg.logq_correction,
+                )
+            torch.manual_seed(_seed(cfg.seed, _DROPOUT_STREAM, step, rank))
+            lr = cfg.lr_at(step, total)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad(set_to_none=True)
+            context = (
+                torch.autocast(device.type, dtype=autocast_dtype)
+                if autocast_dtype is not None
+                else contextlib.nullcontext()
+            )
+            with context:
+                loss, per_objective, regulariser = compute_loss(
+                    model,
+                    batch,
+                    pi,
+                    negatives,
+                    cfg,
+                    normaliser=max(n_global, 1) / world,
+                    encoder=encoder,
+                )
+            scaler.scale(loss).backward()
+            if cfg.grad_clip is not None:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            t2 = time.perf_counter()
+            seconds += t2 - t0
+            data_seconds += t1 - t0
+            events += n_global
+            record = _record(step, lr, pi, loss, per_objective, regulariser, cfg, world, n_global)
+            history.append(record)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{record['loss']:.4f}", ev_s=f"{events / seconds:,.0f}")
+            done = step + 1
+            if rank == 0 and (done % cfg.checkpoint_every == 0 or done == end):
+                _write_checkpoint(out_dir, model, optimizer, scaler, cfg, source, done, history)
+    if bar is not None:
+        bar.close()
+    finished = end >= total
+    if rank == 0 and finished:
+        meta = {
+            "train_config": cfg.model_dump(mode="json"),
+            "steps": total,
+            **(extra_metadata or {}),
+        }
+        save_model(model, out_dir, meta)
+        _write_history(out_dir / "history.json", history)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+    model.eval()
+    return TrainResult(model, end, total, seconds, events, data_seconds, history)
+
+
+def _record(
+    step: int,
+    lr: float,
+    pi: torch.Tensor,
+    loss: torch.Tensor,
+    per_objective: torch.Tensor,
+    regulariser: torch.Tensor,
+    cfg: TrainConfig,
+    world: int,
+    n_positions: int,
+) -> dict[str, Any]:
+    """One history row; in DDP the loss is the local share, so it is summed over ranks."""
+    values = torch.cat([loss.detach().float()[None], per_objective.float(), regulariser[None]])
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.all_reduce(values)
+        values = values / world
+    values = values.tolist()
+    row: dict[str, Any] = {"step": step, "lr": lr, "n_positions": n_positions}
+    row.update({f"pi_{name}": float(p) for name, p in zip(cfg.objectives, pi.tolist())})
+    row["loss"] = values[0]
+    row.update({f"loss_{name}": v for name, v in zip(cfg.objectives, values[1:-1])})
+    row["loss_reg"] = values[-1]
+    return row
+
+
+def _write_checkpoint(
+    out_dir: Path,
+    model: PreferenceRecommender,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    cfg: TrainConfig,
+    source: BatchSource,
+    step: int,
+    history: list[dict[str, Any]],
+) -> None:
+    epoch, index = source.position(step)
+    save_checkpoint(
+        out_dir / CHECKPOINT_NAME,
+        {
+            "format_version": 1,
+            "config": cfg.model_dump_json(),
+            "spec": model.spec.model_dump_json(),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(),
+            # Every random stream of step s is seeded by (seed, s); the data order by
+            # (seed, epoch). The position below is therefore the whole RNG state needed.
+            "rng": {"seed": cfg.seed, "torch_global": torch.get_rng_state()},
+            "position": {"step": step, "epoch": epoch, "batch_in_epoch": index},
+            "history": history,
+        },
+    )
+
+
+def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
+    import json
+
+    from paretoalign.data.sessionlog import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(history) + "\n")
