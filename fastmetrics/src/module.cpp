@@ -5,5 +5,6 @@
 PYBIND11_MODULE(_fastmetrics, m) {
   m.doc() = "Compiled kernels of paretoalign (private; use the Python façades).";
   fastmetrics::register_sessions(m);
+  fastmetrics::register_topk(m);
   fastmetrics::register_jsonl(m);
 }

@@ -35,3 +35,30 @@ def format_otto_lines(
     s_hi: int,
     aid_offset: int,
 ) -> bytes: ...
+
+# --- top-k ranking (fastmetrics/src/register_topk.cpp; façade: paretoalign.ranking.topk)
+TOPK_QUERY_TILE: int
+TOPK_ITEM_TILE: int
+TOPK_INSERT_MAX_K: int
+
+def topk_inner_product(
+    queries: np.ndarray,
+    items: np.ndarray,
+    k: int,
+    exclude_ptr: np.ndarray | None = None,
+    exclude_ids: np.ndarray | None = None,
+    threads: int = 1,
+    query_tile: int = ...,
+    item_tile: int = ...,
+    simd: int = -1,
+    insert_max_k: int = -1,
+) -> tuple[np.ndarray, np.ndarray]: ...
+def sgemm_tiles(
+    queries: np.ndarray,
+    items: np.ndarray,
+    threads: int = 1,
+    query_tile: int = ...,
+    item_tile: int = ...,
+) -> None: ...
+def topk_simd_paths() -> list[str]: ...
+def topk_max_threads() -> int: ...

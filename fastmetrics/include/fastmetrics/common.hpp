@@ -33,5 +33,6 @@ py::array_t<T, py::array::c_style> require(const py::handle& obj, const char* na
 }
 
 void register_sessions(py::module_& m);
+void register_topk(py::module_& m);
 void register_jsonl(py::module_& m);
 }  // namespace fastmetrics

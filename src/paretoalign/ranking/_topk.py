@@ -1,0 +1,282 @@
+"""Exact top-k retrieval by inner product: the checked façade over the C++ kernel.
+
+The kernel lives in ``fastmetrics/src/register_topk.cpp`` (private module
+``paretoalign._fastmetrics``); :func:`paretoalign.ranking.reference.topk_numpy` is the
+readable NumPy specification it is tested against.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from paretoalign import _fastmetrics
+
+__all__ = ["topk"]
+
+#: Largest finite float32; scores must stay well below it (no inf/NaN from overflow).
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Rows per float64 block when bounding row norms (keeps the temporary small).
+_NORM_BLOCK_ROWS = 65_536
+
+# ============================================================================ checks ==
+
+
+def _as_count(name: str, value: Any) -> int:
+    """``value`` as a Python int (any integer type, never bool), else TypeError."""
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be an integer, got bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+
+
+def _check_matrix(name: str, a: Any) -> np.ndarray:
+    """A non-empty, 2-D, C-contiguous float32 ndarray, else TypeError/ValueError."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype != np.float32:
+        raise TypeError(f"{name} must have dtype float32, got {a.dtype}")
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-dimensional, got shape {a.shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"{name} must be non-empty, got shape {a.shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(
+            f"{name} must be C-contiguous (no hidden copy is made); "
+            "pass numpy.ascontiguousarray(...)"
+        )
+    return a
+
+
+def _max_abs_finite(name: str, a: np.ndarray) -> float:
+    """max |a| as a float; ValueError naming the first NaN/inf entry if there is one.
+
+    Two reductions without temporaries: NaN propagates through min/max, and +-inf shows
+    as an infinite extreme, so the (rare) element-wise search runs only on bad input.
+    """
+    lo, hi = float(a.min()), float(a.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        row, col = np.argwhere(~np.isfinite(a))[0]
+        raise ValueError(
+            f"{name} must be finite: {name}[{row}, {col}] = {a[row, col]} "
+            "(NaN and +-inf are not allowed)"
+        )
+    return max(-lo, hi)
+
+
+def _max_row_norm(a: np.ndarray) -> float:
+    """max_i ||a[i]||_2 in float64, computed in blocks of rows."""
+    best = 0.0
+    for start in range(0, a.shape[0], _NORM_BLOCK_ROWS):
+        block = a[start : start + _NORM_BLOCK_ROWS].astype(np.float64)
+        best = max(best, float(np.sqrt(np.einsum("ij,ij->i", block, block).max())))
+    return best
+
+
+def _check_no_overflow(
+    queries: np.ndarray, items: np.ndarray, max_abs_q: float, max_abs_x: float
+) -> None:
+    """ValueError if some inner product (or partial sum of one) could overflow float32.
+
+    Every partial sum of q . x is bounded by ||q||_2 ||x||_2 (Cauchy-Schwarz), itself at
+    most D max|q| max|x|. The cheap bound is tried first; the norm bound only when it
+    fails. Half of float32's range is kept as margin for rounding.
+    """
+    limit = _FLOAT32_MAX / 2
+    d = queries.shape[1]
+    bound = d * max_abs_q * max_abs_x
+    if bound < limit:
+        return
+    bound = _max_row_norm(queries) * _max_row_norm(items)
+    if bound >= limit:
+        raise ValueError(
+            f"inner products may overflow float32: max ||query|| * max ||item|| = {bound:.3g} "
+            f">= {limit:.3g}; rescale the vectors"
+        )
+
+
+def _check_exclude(exclude: Any, n_queries: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the CSR exclusion lists; returns (ptr, ids) with ids sorted per query.
+
+    The caller's arrays are never modified: if some query's ids are not sorted, a
+    sorted copy is returned.
+    """
+    if not isinstance(exclude, tuple | list) or len(exclude) != 2:
+        raise TypeError("exclude must be a pair (ptr int64[Q+1], ids int32[nnz]) or None")
+    ptr, ids = exclude
+    for name, arr, dtype in (("ptr", ptr, np.int64), ("ids", ids, np.int32)):
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"exclude {name} must be a numpy.ndarray, got {type(arr).__name__}")
+        if arr.dtype != dtype:
+            raise TypeError(f"exclude {name} must have dtype {np.dtype(dtype)}, got {arr.dtype}")
+        if arr.ndim != 1:
+            raise ValueError(f"exclude {name} must be 1-dimensional, got shape {arr.shape}")
+        if not arr.flags.c_contiguous:
+            raise ValueError(f"exclude {name} must be contiguous")
+    if ptr.shape[0] != n_queries + 1:
+        raise ValueError(
+            f"exclude ptr must have Q + 1 = {n_queries + 1} entries, got {ptr.shape[0]}"
+        )
+    if ptr[0] != 0:
+        raise ValueError(f"exclude ptr[0] must be 0, got {ptr[0]}")
+    steps = np.diff(ptr)
+    if (steps < 0).any():
+        q = int(np.flatnonzero(steps < 0)[0])
+        raise ValueError(f"exclude ptr decreases at query {q}: ptr[{q}] > ptr[{q + 1}]")
+    if ptr[-1] != ids.shape[0]:
+        raise ValueError(f"exclude ptr[-1] = {ptr[-1]} must equal len(ids) = {ids.shape[0]}")
+    if ids.shape[0] == 0:
+        return ptr, ids
+    bad = (ids < 0) | (ids >= n_items)
+    if bad.any():
+        e = int(np.flatnonzero(bad)[0])
+        q = int(np.searchsorted(ptr, e, side="right") - 1)
+        raise ValueError(
+            f"exclude ids[{e}] = {ids[e]} (query {q}) is outside the item range [0, {n_items})"
+        )
+    descending = np.diff(ids) < 0
+    row_ends = ptr[1:-1]
+    descending[row_ends[(row_ends > 0) & (row_ends < ids.shape[0])] - 1] = False
+    if descending.any():
+        rows = np.repeat(np.arange(n_queries), steps)
+        ids = np.ascontiguousarray(ids[np.lexsort((ids, rows))])
+    return ptr, ids
+
+
+def _check_threads(threads: Any) -> int:
+    if threads is None:
+        return int(_fastmetrics.topk_max_threads())
+    threads = _as_count("threads", threads)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    return threads
+
+
+def _checked_arguments(
+    queries: Any, items: Any, k: Any, exclude: Any, threads: Any
+) -> dict[str, Any]:
+    """All checks of :func:`topk`; returns the kernel's keyword arguments."""
+    queries = _check_matrix("queries", queries)
+    items = _check_matrix("items", items)
+    if queries.shape[1] != items.shape[1]:
+        raise ValueError(
+            f"queries and items must have the same dimension D, got {queries.shape[1]} "
+            f"and {items.shape[1]}"
+        )
+    n_items = items.shape[0]
+    if n_items < 2:
+        raise ValueError("items must have at least 2 rows (row 0 is padding, never returned)")
+    if n_items > np.iinfo(np.int32).max:
+        raise ValueError("at most 2**31 - 1 items (ids are int32)")
+    k = _as_count("k", k)
+    if not 1 <= k <= n_items - 1:
+        raise ValueError(
+            f"k must be in [1, M - 1] = [1, {n_items - 1}] (item 0 is never returned), got {k}"
+        )
+    max_abs_q = _max_abs_finite("queries", queries)
+    max_abs_x = _max_abs_finite("items", items)
+    _check_no_overflow(queries, items, max_abs_q, max_abs_x)
+    ptr = ids = None
+    if exclude is not None:
+        ptr, ids = _check_exclude(exclude, queries.shape[0], n_items)
+    return {
+        "queries": queries,
+        "items": items,
+        "k": k,
+        "exclude_ptr": ptr,
+        "exclude_ids": ids,
+        "threads": _check_threads(threads),
+    }
+
+
+# ======================================================================= public API ==
+
+
+def topk(
+    queries: np.ndarray,
+    items: np.ndarray,
+    k: int,
+    *,
+    exclude: tuple[np.ndarray, np.ndarray] | None = None,
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Exact top-``k`` items per query by inner product.
+
+    For query :math:`q` and item :math:`j \ge 1` the score is
+    :math:`s_{qj} = \langle \mathrm{queries}_q, \mathrm{items}_j \rangle` (float32
+    arithmetic). Row :math:`q` of the result lists the ``k`` eligible items first in the
+    strict total order
+
+    .. math:: (s, j) \prec (s', j') \iff s > s' \;\lor\; (s = s' \land j < j'),
+
+    i.e. best score first and, among equal scores, the lower id first. Eligible means
+    :math:`j \ne 0` (row 0 is the padding item) and :math:`j` not in the query's
+    exclusion list.
+
+    The kernel never forms the :math:`Q \times M` score matrix: single-threaded OpenBLAS
+    sgemm calls fill one tile of scores per thread (256 queries x 2048 items, reused for
+    the whole run), and a vectorised comparison against each query's current k-th best
+    score discards almost every entry before an exact insertion. Extra memory is
+    :math:`O(Qk)` plus one tile per thread; the GIL is released while it runs.
+
+    Parameters
+    ----------
+    queries : ndarray(float32, shape=(Q, D)), C-contiguous
+        Query vectors (for example session states), ``Q >= 1``, ``D >= 1``.
+    items : ndarray(float32, shape=(M, D)), C-contiguous
+        Item vectors; row 0 is padding and never returned, so ``M >= 2``.
+    k : int
+        Number of results per query, ``1 <= k <= M - 1``.
+    exclude : (ndarray(int64, shape=(Q + 1,)), ndarray(int32, shape=(nnz,))), optional
+        Items never returned for each query, as CSR: the ids of query ``q`` are
+        ``ids[ptr[q]:ptr[q + 1]]`` (any order, duplicates allowed, each in ``[0, M)``;
+        for example the items a session has already seen). Not modified.
+    threads : int, optional
+        OpenMP threads (default: OpenMP's default, i.e. ``OMP_NUM_THREADS`` or the
+        number of cores). The result is bitwise identical for every thread count.
+
+    Returns
+    -------
+    scores : ndarray(float32, shape=(Q, k))
+        Scores of the returned items, non-increasing along each row.
+    ids : ndarray(int32, shape=(Q, k))
+        Item ids in result order. When a query has fewer than ``k`` eligible items
+        (ids ``1 .. M - 1`` not in its exclusion list), its trailing slots hold id ``-1``
+        with score ``-inf`` (real scores are always finite, so the two never mix).
+
+    Raises
+    ------
+    TypeError
+        An input is not a numpy array, has the wrong dtype (no silent casts: queries and
+        items must be float32, ptr int64, ids int32), or ``k``/``threads`` is not an
+        integer.
+    ValueError
+        Wrong number of dimensions, empty inputs, different ``D``, non-C-contiguous
+        memory (no hidden copy; use ``numpy.ascontiguousarray``), NaN or +-inf entries,
+        vectors so large that an inner product could overflow float32, ``k`` outside
+        ``[1, M - 1]``, ``threads < 1``, or malformed exclusion lists (``ptr`` not
+        starting at 0, decreasing, not ending at ``nnz``; ids outside ``[0, M)``).
+
+    Notes
+    -----
+    Scores are those of OpenBLAS's sgemm on the tile containing the pair, so they may
+    differ in the last bits from another summation order (NumPy's matmul, or the same
+    query in a batch of a different size); for inputs whose products and sums are exact
+    in float32 (e.g. small integers) every order agrees and the result equals
+    :func:`~paretoalign.ranking.reference.topk_numpy` exactly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> items = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=np.float32)
+    >>> queries = np.array([[1, 0], [2, 2]], dtype=np.float32)
+    >>> scores, ids = topk(queries, items, 2)
+    >>> ids.tolist(), scores.tolist()
+    ([[1, 3], [3, 1]], [[1.0, 1.0], [4.0, 2.0]])
+    """
+    args = _checked_arguments(queries, items, k, exclude, threads)
+    return _fastmetrics.topk_inner_product(**args)
