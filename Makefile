@@ -160,6 +160,9 @@ reproduce: setup $(RESULTS) $(BOOK_STAMP) ## Run every step of PROFILE (default|
 	@echo
 	@echo "The book ($(PROFILE) profile): file://$(abspath $(BOOK_HTML))/index.html"
 
+.PHONY: notebooks
+notebooks: $(RESULTS) $(EXECUTED) ## Run the steps of PROFILE and execute its notebooks (no book build)
+
 .PHONY: book
 book: setup ## Rebuild only the book from PROFILE's existing results (no pipeline step runs)
 	@missing=""; for f in $(RESULTS); do test -e "$$f" || missing="$$missing $$f"; done; \

@@ -90,6 +90,8 @@ def test_execute_injects_parameters_and_writes_atomically(tmp_path):
     assert streams == ["smokesmoke\n"]
     assert (tmp_path / "cwd.txt").read_text() == "smoke"  # the kernel runs in the source folder
     assert nb.metadata.papermill["input_path"] == str(path)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "hide-cell" in injected[0].metadata.tags
     assert json.loads(out.read_text())["metadata"]["papermill"]["parameters"] == {
         "profile": "smoke"
     }

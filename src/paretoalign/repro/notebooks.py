@@ -120,6 +120,11 @@ def execute_notebook(
             f"{source}: cell {exc.exec_count} raised {exc.ename}: {exc.evalue}\n"
             + "\n".join(exc.traceback)
         ) from exc
+    # the parameters papermill injected stay visible in the book, folded like the cell above
+    for cell in executed.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            tags.append("hide-cell")
     # papermill records its input; ours was an in-memory notebook, so name the file instead
     executed.metadata.papermill["input_path"] = str(source)
     executed.metadata.papermill["output_path"] = str(output)

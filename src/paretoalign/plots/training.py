@@ -1,0 +1,131 @@
+"""Figures and tables of the training step: the loss history and the summary metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from paretoalign.plots.style import OBJECTIVE_COLOURS
+
+#: Metrics of ``summary.json`` in display order (``paretoalign train``).
+SUMMARY_METRICS = ("click_recall@20", "cart_recall@20", "order_recall@20", "order_density@20")
+
+
+def pi_label(pi: Sequence[float], objectives: Sequence[str]) -> str:
+    """``"π = (1, 0, 0)"``-style label, with ``"centre"`` for the equal-weight point."""
+    values = [float(p) for p in pi]
+    if len(set(np.round(values, 6))) == 1:
+        return "model, centre π"
+    if max(values) == 1.0:
+        return f"model, π = {objectives[int(np.argmax(values))]} only"
+    return "model, π = (" + ", ".join(f"{v:.2g}" for v in values) + ")"
+
+
+def summary_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """``summary.json`` as a tidy table: ``recommender``, ``kind``, ``metric``, ``value``.
+
+    ``summary`` is ``{"model": {"<pi>": {"pi": [...], metric: value}}, "baselines":
+    {name: {metric: value}}, "objectives": [...], ...}``; ``kind`` is ``"model"`` or
+    ``"baseline"``.
+    """
+    objectives = list(summary.get("objectives") or [])
+    rows = []
+    for key, entry in summary["model"].items():
+        label = pi_label(entry["pi"], objectives) if objectives else f"model, π = {key}"
+        for metric in SUMMARY_METRICS:
+            if metric in entry:
+                rows.append((label, "model", metric, float(entry[metric])))
+    for name, entry in summary.get("baselines", {}).items():
+        for metric in SUMMARY_METRICS:
+            if metric in entry:
+                rows.append((name, "baseline", metric, float(entry[metric])))
+    if not rows:
+        raise ValueError("summary has no metric values")
+    return pd.DataFrame(rows, columns=["recommender", "kind", "metric", "value"])
+
+
+def summary_figure(frame: pd.DataFrame) -> Figure:
+    """Grouped bars: each summary metric (panel) for the model's simplex points and the baselines."""
+    import seaborn as sns
+
+    metrics = list(dict.fromkeys(frame["metric"]))
+    order = list(dict.fromkeys(frame["recommender"]))
+    baselines = set(frame.loc[frame["kind"] == "baseline", "recommender"])
+    palette = dict(zip(order, sns.color_palette("colorblind", len(order)), strict=True))
+    for name in baselines:
+        palette[name] = "0.55" if name == "popularity" else "0.3"
+    fig = Figure(figsize=(3.0 * len(metrics), 3.8))
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics, strict=True):
+        sub = frame[frame["metric"] == metric]
+        sns.barplot(data=sub, x="recommender", y="value", hue="recommender", order=order,
+                    hue_order=order, palette=palette, ax=ax, legend=False)  # fmt: skip
+        ax.set_title(metric)
+        ax.set_xlabel("")
+        ax.set_ylabel("value on the test split" if ax is axes[0] else "")
+        ax.tick_params(axis="x", rotation=60, labelsize=8)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+    fig.tight_layout()
+    return fig
+
+
+def history_figure(history: Sequence[Mapping[str, Any]], objectives: Sequence[str]) -> Figure:
+    """Per-objective training loss against the step (smoothed over 1 % of the run).
+
+    ``history`` is ``history.json``: one row per step with ``step`` and ``loss_<objective>``.
+    The raw values jump with the π drawn for each batch, so a centred rolling median is
+    drawn over them.
+    """
+    frame = pd.DataFrame(list(history))
+    if frame.empty:
+        raise ValueError("empty training history")
+    window = max(1, len(frame) // 100) * 2 + 1
+    fig = Figure(figsize=(3.2 * len(objectives), 3.2))
+    axes = fig.subplots(1, len(objectives), squeeze=False)[0]
+    for ax, name in zip(axes, objectives, strict=True):
+        column = f"loss_{name}"
+        if column not in frame:
+            raise ValueError(f"history has no {column!r}")
+        colour = OBJECTIVE_COLOURS.get(name, "0.2")
+        ax.plot(frame["step"], frame[column], color=colour, alpha=0.25, lw=0.6)
+        smooth = frame[column].rolling(window, center=True, min_periods=1).median()
+        ax.plot(frame["step"], smooth, color=colour, lw=1.8)
+        ax.set_title(f"{name} loss")
+        ax.set_xlabel("training step (batches)")
+        ax.set_ylabel("loss per labelled position (nats)" if ax is axes[0] else "")
+    fig.tight_layout()
+    return fig
+
+
+def config_comparison(config: Mapping[str, Any], reference: Mapping[str, Any]) -> pd.DataFrame:
+    """Side by side: the profile's training settings and MultiTRON's, for every reference key.
+
+    Returns a table indexed by setting with columns ``this profile``, ``MultiTRON`` and
+    ``same`` (True where the values agree).
+    """
+    rows = []
+    for key, ref in reference.items():
+        mine = config.get(key)
+        same = _normalise(mine) == _normalise(ref)
+        rows.append({"setting": key, "this profile": _show(mine), "MultiTRON": _show(ref),
+                     "same": same})  # fmt: skip
+    return pd.DataFrame(rows).set_index("setting")
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_normalise(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)

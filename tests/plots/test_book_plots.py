@@ -1,0 +1,154 @@
+"""The book's tables and figures from the pipeline's files: data, training, benchmarks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from paretoalign.plots import data as data_plots
+from paretoalign.plots import performance as perf
+from paretoalign.plots import training as training_plots
+
+
+def _checks():
+    return {
+        "checks": [
+            {"name": "clicks_share_pct", "sim": 90.5, "otto": 89.9, "tolerance": 1.5,
+             "rule": "abs", "ok": True},
+            {"name": "events_per_session_p90", "sim": 30.0, "otto": 39.0, "tolerance": 0.2,
+             "rule": "rel", "ok": False},
+            {"name": "repeat_view_rate", "sim": 0.21, "otto": None, "tolerance": None,
+             "rule": "report", "ok": None},
+        ]
+    }  # fmt: skip
+
+
+def test_calibration_deviation_is_in_units_of_the_tolerance():
+    frame = data_plots.calibration_frame(_checks())
+    assert frame["deviation"].iloc[0] == pytest.approx((90.5 - 89.9) / 1.5)
+    assert frame["deviation"].iloc[1] == pytest.approx((30.0 / 39.0 - 1) / 0.2)
+    assert np.isnan(frame["deviation"].iloc[2])
+    assert frame["statistic"].iloc[1] == "events per session, p90"
+    assert isinstance(data_plots.calibration_figure(frame), Figure)
+
+
+def test_calibration_rejects_bad_documents():
+    with pytest.raises(ValueError, match="no 'checks'"):
+        data_plots.calibration_frame({})
+    doc = _checks()
+    doc["checks"][0]["rule"] = "fuzzy"
+    with pytest.raises(ValueError, match="unknown calibration rule 'fuzzy'"):
+        data_plots.calibration_frame(doc)
+
+
+def test_split_table_and_session_lengths():
+    stats = {
+        "train": {"sessions": 4, "events": 20, "clicks": 16, "carts": 3, "orders": 1},
+        "test": {"sessions": 1, "events": 5, "clicks": 5, "carts": 0, "orders": 0},
+        "n_items": 9,
+    }
+    table = data_plots.split_table(stats)
+    assert table.loc["train", "% clicks"] == pytest.approx(80.0)
+    assert table.loc["train", "events per session"] == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="neither"):
+        data_plots.split_table({"n_items": 3})
+    fig = data_plots.session_length_figure(np.array([2, 3, 6, 40]), {50: 6.0, 90: 39.0})
+    assert fig.axes[0].get_xscale() == "log"
+    with pytest.raises(ValueError, match="no sessions"):
+        data_plots.session_length_figure(np.array([], dtype=int), {})
+
+
+def _summary():
+    return {
+        "objectives": ["clicks", "orders"],
+        "model": {
+            "1,0": {"pi": [1.0, 0.0], "click_recall@20": 0.5, "order_recall@20": 0.2},
+            "0,1": {"pi": [0.0, 1.0], "click_recall@20": 0.1, "order_recall@20": 0.4},
+            "0.5,0.5": {"pi": [0.5, 0.5], "click_recall@20": 0.45, "order_recall@20": 0.35},
+        },
+        "baselines": {"popularity": {"click_recall@20": 0.05, "order_recall@20": 0.03}},
+    }
+
+
+def test_summary_frame_labels_simplex_points():
+    frame = training_plots.summary_frame(_summary())
+    labels = list(dict.fromkeys(frame["recommender"]))
+    assert labels == [
+        "model, π = clicks only",
+        "model, π = orders only",
+        "model, centre π",
+        "popularity",
+    ]
+    assert set(frame["kind"]) == {"model", "baseline"}
+    assert isinstance(training_plots.summary_figure(frame), Figure)
+    with pytest.raises(ValueError, match="no metric values"):
+        training_plots.summary_frame({"model": {}, "baselines": {}})
+
+
+def test_history_figure_needs_each_objective():
+    history = [{"step": i, "loss_clicks": 5.0 - i / 10, "loss_orders": 0.7} for i in range(30)]
+    assert isinstance(training_plots.history_figure(history, ["clicks", "orders"]), Figure)
+    with pytest.raises(ValueError, match="'loss_carts'"):
+        training_plots.history_figure(history, ["carts"])
+    with pytest.raises(ValueError, match="empty"):
+        training_plots.history_figure([], ["clicks"])
+
+
+def test_config_comparison_marks_differences():
+    table = training_plots.config_comparison(
+        {"lr": 2e-3, "objectives": ("clicks", "orders"), "epochs": 10.0},
+        {"lr": 1e-4, "objectives": ("clicks", "orders"), "epochs": 10},
+    )
+    assert list(table["same"]) == [False, True, True]
+    assert table.loc["objectives", "this profile"] == "clicks, orders"
+
+
+def _bench(tmp_path):
+    doc = {
+        "task": "topk",
+        "machine": {"cpu": "cpu", "cores": 2, "threads": 2, "versions": {"numpy": "2"}},
+        "results": [
+            {"case": "A", "impl": "paretoalign", "median_s": 1.0, "runs_s": [1.0, 1.1, 0.9],
+             "throughput": 100.0, "unit": "q/s"},
+            {"case": "A", "impl": "faiss", "median_s": 1.5, "runs_s": [1.5] * 3,
+             "throughput": 66.0, "unit": "q/s"},
+            {"case": "A", "impl": "limit", "median_s": 0.8, "runs_s": [0.8] * 3,
+             "throughput": 125.0, "unit": "q/s"},
+            {"case": "B", "impl": "paretoalign", "median_s": 2.0, "runs_s": [2.0] * 3,
+             "throughput": 50.0, "unit": "q/s"},
+            {"case": "B", "impl": "faiss", "median_s": 4.0, "runs_s": [4.0] * 3,
+             "throughput": 25.0, "unit": "q/s"},
+        ],
+    }  # fmt: skip
+    (tmp_path / "topk.json").write_text(json.dumps(doc))
+    return doc
+
+
+def test_bench_frame_ratios_and_sentence(tmp_path):
+    doc = _bench(tmp_path)
+    assert perf.load_bench(tmp_path, ["topk"])["topk"] == doc
+    frame = perf.bench_frame(doc)
+    faiss = frame[frame["impl"] == "faiss"].set_index("case")["speed vs paretoalign"]
+    assert faiss["A"] == pytest.approx(0.66) and faiss["B"] == pytest.approx(0.5)
+    ratios = perf.speedups(frame)
+    assert ratios.loc[ratios["impl"] == "limit", "ratio"].item() == pytest.approx(0.8)
+    sentence = perf.summary_sentence(frame)
+    assert sentence == (
+        "Over the 2 cases, paretoalign runs at 1.52–2.00× the throughput of faiss, "
+        "reaches 80% of the limit's throughput."
+    )
+    assert isinstance(perf.bench_figure(frame), Figure)
+    assert perf.machine_line(doc) == "cpu, 2 cores, 2 threads; numpy 2"
+
+
+def test_load_bench_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"serve\.json"):
+        perf.load_bench(tmp_path, ["serve"])
+    (tmp_path / "bad.json").write_text(json.dumps({"task": "bad"}))
+    with pytest.raises(ValueError, match=r"bad\.json: not a benchmark file"):
+        perf.load_bench(tmp_path)
+    with pytest.raises(ValueError, match="no results"):
+        perf.bench_frame({"task": "x", "machine": {}, "results": []})
