@@ -14,6 +14,7 @@ import typer
 
 #: subcommand name -> module defining it, in pipeline order.
 STEPS: dict[str, str] = {
+    "data": "paretoalign.cli.data",
     "align": "paretoalign.cli.align",
     "bench": "paretoalign.cli.bench",
     "train": "paretoalign.cli.train",
