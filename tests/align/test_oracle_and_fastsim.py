@@ -1,0 +1,210 @@
+"""Arm panels, the oracle truth, the fast replicate experiments and the strategy scores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from paretoalign.align.analysis import AlignConfig
+from paretoalign.align.fastsim import compare_with_real, fast_experiment
+from paretoalign.align.oracle import (
+    PANEL_COLUMNS,
+    build_panel,
+    oracle_kpis,
+    split_half_agreement,
+    true_alignments,
+)
+from paretoalign.align.strategy import (
+    Design,
+    aa_control,
+    choose_design,
+    design_arms,
+    evaluate_design,
+    placebo_control,
+)
+
+METRICS = ["recall@20", "density@20", "placebo@20"]
+KPIS = ["ctr", "post_click_cvr", "units_per_shopper"]
+
+
+def synthetic_panel(rng, n_front=9, n_shoppers=3000):
+    """A shop in which ``recall`` drives CTR up and CVR down; ``density`` is the opposite.
+
+    Arms: ``n_front`` front points with weight w in [0, 1] and one control (w = 0.5, kind
+    control). The same base shoppers (slates per shopper) are served by every arm.
+    """
+    w = np.append(np.linspace(0.0, 1.0, n_front), 0.5)
+    names = [f"p{i}" for i in range(n_front)] + ["control"]
+    offline = pd.DataFrame(
+        {
+            "recall@20": 0.2 + 0.1 * w,
+            "density@20": 0.3 - 0.1 * w + 0.02 * rng.normal(size=len(w)),
+            "placebo@20": rng.normal(size=len(w)),
+        },
+        index=names,
+    )
+    ids = np.arange(n_shoppers, dtype=np.int64) + 10**9
+    slates = rng.poisson(8, n_shoppers) + 1
+    tables = {}
+    for name, wa in zip(names, w, strict=True):
+        p_click = 0.03 + 0.03 * wa
+        q_order = 0.15 - 0.1 * wa
+        clicks = rng.binomial(slates, p_click)
+        orders = rng.binomial(clicks, q_order)
+        organic = rng.poisson(0.3, n_shoppers)
+        units = orders + organic
+        table = pd.DataFrame(
+            {
+                "shopper_id": ids,
+                "impressions": slates,
+                "rec_clicks": clicks,
+                "rec_click_orders": orders,
+                "units": units,
+                "revenue": 30.0 * units,
+                "page_views": slates + 1,
+                "organic_views": slates + 1 - clicks,
+                "sessions": 1,
+                "ev_rec_clicks": slates * p_click,
+            }
+        )
+        tables[name] = table[table["impressions"] > 0]
+    kinds = {n: ("control" if n == "control" else "model") for n in names}
+    front = {n: n != "control" for n in names}
+    return build_panel(tables, offline, kinds, front, ids)
+
+
+@pytest.fixture
+def panel(rng):
+    return synthetic_panel(rng)
+
+
+def test_build_panel_layout_and_errors(rng, panel):
+    assert panel.counts.shape == (10, 3000, len(PANEL_COLUMNS))
+    assert panel.n_arms == 10 and panel.front.sum() == 9
+    assert list(panel.offline.index) == list(panel.names)
+    ids = panel.shopper_ids
+    good = pd.DataFrame({"shopper_id": ids[:5], **{c: np.ones(5) for c in PANEL_COLUMNS}})
+    offline = panel.offline.iloc[:1]
+    one = build_panel({"p0": good}, offline, {"p0": "model"}, {"p0": True}, ids)
+    assert one.counts[0, 5:].sum() == 0 and one.counts[0, :5].sum() == 5 * len(PANEL_COLUMNS)
+    with pytest.raises(ValueError, match="lacks columns"):
+        build_panel({"p0": good.drop(columns=["units"])}, offline, {"p0": "m"}, {"p0": True}, ids)
+    with pytest.raises(ValueError, match="outside the base"):
+        bad = good.assign(shopper_id=good["shopper_id"] + 10**6)
+        build_panel({"p0": bad}, offline, {"p0": "m"}, {"p0": True}, ids)
+    with pytest.raises(ValueError, match="duplicate"):
+        build_panel({"p0": pd.concat([good, good])}, offline, {"p0": "m"}, {"p0": True}, ids)
+    with pytest.raises(ValueError, match="offline"):
+        build_panel({"zz": good}, offline, {"zz": "m"}, {"zz": True}, ids)
+
+
+def test_oracle_kpis_and_truth(panel):
+    oracle = oracle_kpis(panel, KPIS)
+    # CTR is the expected-value one: exactly the planted click probabilities.
+    np.testing.assert_allclose(oracle.loc["p0", "ctr"], 0.03)
+    np.testing.assert_allclose(oracle.loc["p8", "ctr"], 0.06)
+    assert (oracle["ctr_se"] >= 0).all() and (oracle["units_per_shopper_se"] > 0).all()
+    truth = true_alignments(panel.offline, oracle[KPIS], metrics=METRICS, kpis=KPIS)
+    assert truth.sign.loc["recall@20", "ctr"] == 1
+    assert truth.sign.loc["recall@20", "post_click_cvr"] == -1
+    assert truth.sign.loc["density@20", "ctr"] == -1
+    assert (truth.sign.loc["placebo@20"] == 0).all()
+    assert ("recall@20", "ctr", 1) in truth.pairs()
+    stable = split_half_agreement(panel, metrics=METRICS, kpis=KPIS)
+    assert stable["agreement"] >= 0.75
+    with pytest.raises(ValueError):
+        true_alignments(panel.offline, oracle[KPIS].iloc[::-1], metrics=METRICS, kpis=KPIS)
+
+
+def test_fast_experiment_is_centred_on_the_base_with_the_right_spread(panel):
+    arms = panel.index(["p0", "p8", "control"])
+    n_g = 2000.0
+    y = fast_experiment(panel, arms, n_g, KPIS, n_rep=400, seed=1)
+    assert y.shape == (400, 3, 3)
+    again = fast_experiment(panel, arms, n_g, KPIS, n_rep=400, seed=1)
+    np.testing.assert_array_equal(y, again)
+    base = pd.DataFrame(
+        {k: v for k, v in oracle_kpis(panel, KPIS).items()}, index=list(panel.names)
+    )
+    for j, kpi in enumerate(KPIS):
+        realised = panel.counts[:, :, panel.column("rec_clicks")].sum(1) / panel.counts[
+            :, :, panel.column("impressions")
+        ].sum(1)
+        centre = realised[arms] if kpi == "ctr" else base[kpi].to_numpy()[arms]
+        np.testing.assert_allclose(y[:, j, :].mean(axis=0), centre, rtol=0.03)
+        # Spread ~ base delta-method SE scaled from N base shoppers to n_g.
+        expected_sd = base[f"{kpi}_se"].to_numpy()[arms] * math.sqrt(panel.n_shoppers / n_g)
+        if kpi != "ctr":
+            np.testing.assert_allclose(y[:, j, :].std(axis=0), expected_sd, rtol=0.2)
+    with pytest.raises(ValueError):
+        fast_experiment(panel, [99], n_g, KPIS, n_rep=2, seed=0)
+    with pytest.raises(ValueError, match="undefined KPI"):
+        fast_experiment(panel, arms, 1e-6, KPIS, n_rep=2, seed=0)
+
+
+def test_compare_with_real_flags_a_shift_and_measures_width(panel):
+    arms = panel.index(["p0", "p4"])
+    fast = fast_experiment(panel, arms, 1500, KPIS, n_rep=200, seed=2)
+    real = fast_experiment(panel, arms, 1500, KPIS, n_rep=4, seed=3)
+    se = np.broadcast_to(fast.std(axis=0, ddof=1), real.shape)
+    base_se = np.full(fast.shape[1:], 1e-9)
+    rows = compare_with_real(fast, real, se, base_se, KPIS)
+    assert all(abs(r["width_ratio"] - 1.0) < 1e-9 for r in rows)
+    assert all(r["max_abs_z"] < 4 for r in rows)
+    shifted = compare_with_real(fast, real * 1.5, se, base_se, KPIS)
+    assert max(abs(r["mean_z"]) for r in shifted) > 5
+
+
+def test_design_arms_fixed_plus_spread_front_points(panel):
+    arms = design_arms(panel, 4, ["recall@20"], ["control"])
+    names = [panel.names[a] for a in arms]
+    assert names[0] == "control" and set(names[1:]) == {"p0", "p4", "p8"}
+    with pytest.raises(ValueError):
+        design_arms(panel, 1, ["recall@20"], ["control"])
+    with pytest.raises(ValueError):
+        design_arms(panel, 20, ["recall@20"], ["control"])
+
+
+def test_strategy_scores_and_controls(panel):
+    oracle = oracle_kpis(panel, KPIS)
+    truth = true_alignments(panel.offline, oracle[KPIS], metrics=METRICS, kpis=KPIS)
+    cfg = AlignConfig(n_resamples=500)
+    common = dict(metrics=METRICS, kpis=KPIS, fixed=["control"], align=cfg, sessions_per_day=1000)
+    rich = evaluate_design(panel, truth, Design(7, 28, 1.0), n_rep=40, seed=0, **common)
+    poor = evaluate_design(panel, truth, Design(7, 1, 0.3), n_rep=40, seed=0, **common)
+    assert rich["recall"] > 0.8 and rich["precision"] > 0.9
+    assert poor["recall"] < rich["recall"]
+    assert rich["arms"][0] == "control" and len(rich["arms"]) == 7
+    assert rich["per_pair"]["recall@20|ctr"] > 0.9
+    bound = 0.05 + 3 * math.sqrt(0.05 * 0.95 / 200)
+    aa = aa_control(panel, Design(6, 14, 1.0), aa_arm="control", n_rep=200, seed=1, **common)
+    assert aa["fwer"] <= bound
+    pl = placebo_control(panel, Design(6, 14, 1.0), n_rep=200, seed=2, **common)
+    assert pl["fpr"] <= bound and pl["replicates"] == 200
+    # Twelve groups: Monte-Carlo orderings shared by the replicates.
+    big = evaluate_design(panel, truth, Design(9, 28, 1.0), n_rep=10, seed=0, **common)
+    assert big["recall"] > 0.5
+
+
+def test_choose_design_picks_the_cheapest_qualifying_one():
+    curves = pd.DataFrame(
+        {
+            "groups": [4, 6, 8, 6],
+            "days": [14, 14, 14, 7],
+            "traffic": [1.0, 1.0, 1.0, 1.0],
+            "precision": [1.0, 0.95, 0.97, 0.92],
+            "recall": [0.0, 0.85, 0.9, 0.81],
+            "f1": [0.0, 0.9, 0.93, 0.86],
+        }
+    )
+    targets = {"precision": 0.9, "recall": 0.8, "fwer": 0.05}
+    design, reason = choose_design(curves, targets)
+    assert design == {"groups": 6, "days": 7, "traffic": 1.0, "meets_targets": True}
+    assert "cheapest" in reason
+    design, _ = choose_design(curves, targets, aa_fwer={(6, 7, 1.0): 0.2})
+    assert (design["groups"], design["days"]) == (6, 14)
+    design, reason = choose_design(curves.assign(recall=0.1), targets)
+    assert not design["meets_targets"] and "no design" in reason and design["groups"] == 8
