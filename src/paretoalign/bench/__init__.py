@@ -14,4 +14,6 @@ from paretoalign.bench.common import BenchResult, machine_info, time_runs, write
 __all__ = ["BenchResult", "machine_info", "time_runs", "write_bench_json"]
 
 #: task name -> module with ``run(path: Path, quick: bool) -> dict`` (the written JSON).
-TASKS: dict[str, str] = {}
+TASKS: dict[str, str] = {
+    "data": "paretoalign.bench.data",
+}

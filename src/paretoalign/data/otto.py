@@ -65,7 +65,7 @@ Source = str | os.PathLike | BinaryIO
 Errors = Literal["raise", "skip"]
 
 #: Default bytes read per chunk; memory use is about this plus the longest line.
-DEFAULT_CHUNK_BYTES = 4 << 20
+DEFAULT_CHUNK_BYTES = 1 << 20
 INT64_MAX = 2**63 - 1
 INT32_MAX = 2**31 - 1
 #: Messages kept in a report for the first skipped lines.
