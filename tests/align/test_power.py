@@ -13,6 +13,7 @@ from paretoalign.align.power import (
     attenuated_r,
     decide_batch,
     groups_for_power,
+    pool_scores,
     power_table,
     reliability,
     score_decisions,
@@ -96,3 +97,20 @@ def test_simulated_power_rises_with_groups_and_falls_with_noise():
     for s in results.values():
         # Flat KPI and placebo metric: family-wise false positives stay near alpha.
         assert s["fwer"] <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 150)
+
+
+def test_pooling_worlds_sums_counts():
+    truth = np.array([[1, 0], [-1, 0]])
+    a = np.array([[[1, 0], [-1, 0]], [[1, 1], [0, 0]]])
+    b = np.array([[[-1, 0], [0, 0]], [[0, 0], [0, 0]]])
+    pooled = pool_scores([score_decisions(a, truth), score_decisions(b, truth)])
+    whole = score_decisions(np.concatenate([a, b]), truth)
+    for key in ("precision", "recall", "f1", "sign_errors", "fwer"):
+        assert pooled[key] == pytest.approx(whole[key])
+    assert pooled["counts"]["replicates"] == 4
+    # A world whose truth is empty adds discoveries but no true pairs.
+    other = score_decisions(np.array([[[1, 0], [0, 0]]]), np.zeros((2, 2), int))
+    mixed = pool_scores([score_decisions(a, truth), other])
+    assert mixed["precision"] == pytest.approx(3 / 5)
+    with pytest.raises(ValueError):
+        pool_scores([])

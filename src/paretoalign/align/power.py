@@ -21,6 +21,7 @@ Two routes:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -122,9 +123,10 @@ def score_decisions(found: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         alignments, ``f1``, ``sign_errors`` = discoveries of a true pair with the wrong sign
         per discovery of a true pair, ``fdr`` = 1 - precision, ``fwer`` = share of
         replicates with at least one discovery outside the truth or with a wrong sign,
-        ``mean_discoveries`` per replicate, and per-replicate means ``precision_mean``,
+        ``mean_discoveries`` per replicate, per-replicate means ``precision_mean``,
         ``recall_mean``, ``f1_mean`` (replicates without discoveries count precision 1, the
-        convention for an empty claim set).
+        convention for an empty claim set), ``replicates``, and the raw ``counts`` (see
+        :func:`scores_from_counts`; F1 is 0 when nothing true is found).
     """
     found = np.asarray(found)
     truth = np.asarray(truth)
@@ -139,13 +141,6 @@ def score_decisions(found: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     false_pair = disc & ~true_pair[None]
     n_disc = disc.sum()
     n_true = true_pair.sum() * found.shape[0]
-    precision = correct.sum() / n_disc if n_disc else math.nan
-    recall = correct.sum() / n_true if n_true else math.nan
-    f1 = (
-        2 * precision * recall / (precision + recall)
-        if n_disc and n_true and (precision + recall) > 0
-        else math.nan
-    )
     d_rep = disc.sum(axis=(1, 2))
     c_rep = correct.sum(axis=(1, 2))
     prec_rep = np.where(d_rep > 0, c_rep / np.maximum(d_rep, 1), 1.0)
@@ -154,20 +149,59 @@ def score_decisions(found: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         f1_rep = np.where(
             prec_rep + rec_rep > 0, 2 * prec_rep * rec_rep / (prec_rep + rec_rep), 0.0
         )
-    n_true_disc = (disc & true_pair[None]).sum()
+    counts = {
+        "n_discoveries": int(n_disc),
+        "n_correct": int(correct.sum()),
+        "n_true": int(n_true),
+        "n_true_hits": int((disc & true_pair[None]).sum()),
+        "n_wrong_sign": int(wrong_sign.sum()),
+        "n_fw_errors": int((false_pair | wrong_sign).any(axis=(1, 2)).sum()),
+        "replicates": int(found.shape[0]),
+    }
+    return {
+        **scores_from_counts(counts),
+        "precision_mean": float(prec_rep.mean()),
+        "recall_mean": float(np.mean(rec_rep)),
+        "f1_mean": float(np.mean(f1_rep)),
+        "mean_discoveries": float(d_rep.mean()),
+        "counts": counts,
+    }
+
+
+def scores_from_counts(counts: dict[str, int]) -> dict[str, float]:
+    """Pooled precision, recall, F1, sign errors, FDR and FWER from raw counts.
+
+    ``counts`` has ``n_discoveries, n_correct, n_true, n_true_hits, n_wrong_sign,
+    n_fw_errors, replicates`` (as in :func:`score_decisions`'s ``counts``); summing the
+    counts of several worlds and scoring the sums pools the worlds.
+    """
+    n_disc, n_correct, n_true = counts["n_discoveries"], counts["n_correct"], counts["n_true"]
+    precision = n_correct / n_disc if n_disc else math.nan
+    recall = n_correct / n_true if n_true else math.nan
+    f1 = (
+        2 * precision * recall / (precision + recall)
+        if n_disc and n_true and (precision + recall) > 0
+        else (0.0 if n_true else math.nan)
+    )
+    hits = counts["n_true_hits"]
     return {
         "precision": float(precision),
         "recall": float(recall),
         "f1": float(f1),
-        "sign_errors": float(wrong_sign.sum() / n_true_disc) if n_true_disc else 0.0,
+        "sign_errors": float(counts["n_wrong_sign"] / hits) if hits else 0.0,
         "fdr": float(1 - precision) if n_disc else math.nan,
-        "fwer": float(np.mean((false_pair | wrong_sign).any(axis=(1, 2)))),
-        "mean_discoveries": float(d_rep.mean()),
-        "precision_mean": float(prec_rep.mean()),
-        "recall_mean": float(np.mean(rec_rep)),
-        "f1_mean": float(np.mean(f1_rep)),
-        "replicates": int(found.shape[0]),
+        "fwer": float(counts["n_fw_errors"] / counts["replicates"]),
+        "replicates": int(counts["replicates"]),
     }
+
+
+def pool_scores(parts: Sequence[dict]) -> dict[str, float]:
+    """Pool several :func:`score_decisions` results (e.g. worlds) by summing their counts."""
+    if not parts:
+        raise ValueError("nothing to pool")
+    keys = parts[0]["counts"].keys()
+    total = {k: sum(int(p["counts"][k]) for p in parts) for k in keys}
+    return {**scores_from_counts(total), "counts": total}
 
 
 def decide_batch(

@@ -100,12 +100,14 @@ def evaluate_design(
     sessions_per_day: float,
     n_rep: int,
     seed: int,
+    return_signs: bool = False,
 ) -> dict:
     """Scores of the strategy at one design over ``n_rep`` replicate experiments.
 
     Returns :func:`score_decisions`'s dict plus ``design`` fields, the chosen ``arms``,
     ``shoppers_per_group`` and ``per_pair`` (discovery rate of every true pair with the
-    right sign, keyed ``"metric|kpi"``).
+    right sign, keyed ``"metric|kpi"``); with ``return_signs`` also ``signs``, the
+    ``(R, M, K)`` int8 decisions.
     """
     rng = np.random.default_rng(seed)
     arms = design_arms(panel, design.groups, metrics, fixed)
@@ -122,13 +124,16 @@ def evaluate_design(
         for j, k in enumerate(kpis)
         if truth_sign[i, j] != 0
     }
-    return {
+    out = {
         **design.to_dict(),
         **scores,
         "arms": [panel.names[a] for a in arms],
         "shoppers_per_group": float(n_g),
         "per_pair": per_pair,
     }
+    if return_signs:
+        out["signs"] = sign
+    return out
 
 
 def aa_control(

@@ -1,0 +1,444 @@
+"""Does the strategy find the truth the shop knows? Scores, controls, power curves, flip worlds.
+
+Input: one :class:`WorldPanel` per world — the arm panel of the world's oracle family
+(:mod:`paretoalign.align.oracle`) and its traffic (shoppers per day). Worlds are of two
+roles: ``seed`` worlds (the profile's world and re-drawn worlds) score the strategy;
+``flip`` worlds (a click-bait world with ``rho_aq = -0.6`` and an aligned world with
+``rho_aq = +0.8``) check that the discovered alignments move the way the ground truth does.
+
+:func:`run_validation`:
+
+1. **Truth** per world: the signed pairs with ``|Spearman| >= threshold`` over all arms of
+   the panel (grid + off-front arms), and the split-half stability of that truth.
+2. **Power curves** on the first seed world (the profile's world) with *tuning* seeds:
+   every design of ``groups x days x traffic``, R replicate experiments each (fast path),
+   scored against the truth.
+3. **The design**: the cheapest design meeting the targets on the tuning seeds
+   (:func:`paretoalign.align.strategy.choose_design`), unless the config fixes one.
+4. **Reporting** at that design with fresh *reporting* seeds (disjoint from the tuning
+   seeds, so the reported numbers are not the ones the design was picked on): precision,
+   recall, F1, sign errors per seed world and pooled; A/A family-wise error rate and the
+   placebo metric's family-wise false-positive rate.
+5. **Flip worlds** at that design: each world's truth for the key pairs and the share of
+   replicates discovering each sign; the predicted direction is checked.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from paretoalign.align.analysis import AlignConfig
+from paretoalign.align.oracle import (
+    ArmPanel,
+    Truth,
+    oracle_kpis,
+    split_half_agreement,
+    true_alignments,
+)
+from paretoalign.align.power import analytic_power, pool_scores
+from paretoalign.align.strategy import (
+    Design,
+    aa_control,
+    choose_design,
+    evaluate_design,
+    placebo_control,
+)
+from paretoalign.online.kpis import KPIS
+
+#: Seed-stream tags: tuning and reporting replicates never share a generator state.
+_TUNING, _REPORTING, _AA, _PLACEBO, _FLIP = 1, 2, 3, 4, 5
+
+
+class DesignConfig(BaseModel):
+    """A fixed experiment design (``[validate.design]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    groups: int = Field(ge=3)
+    days: int = Field(ge=1)
+    traffic: float = Field(gt=0, le=1)
+
+
+class ValidateConfig(BaseModel):
+    """The ``[validate]`` table: the strategy check against the shop's ground truth."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    world_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    """World seeds. The one equal to the profile's ``[shop].seed`` reuses the profile's
+    trained model, front and experiment; the others are re-drawn worlds (see
+    ``extra_world_shop`` / ``extra_world_train``)."""
+    flip_worlds: dict[str, float] = Field(
+        default_factory=lambda: {"click_bait": -0.6, "aligned": 0.8}
+    )
+    """Worlds with a known flip: name -> ``rho_aq`` (world seed = the profile's)."""
+    key_pairs: list[tuple[str, str]] = Field(
+        default_factory=lambda: [
+            ("click_recall@20", "post_click_cvr"),
+            ("click_recall@20", "units_per_shopper"),
+        ]
+    )
+    """(metric, KPI) pairs whose sign the flip worlds should move."""
+    experiment_seeds: int = Field(50, ge=1)
+    """Reporting replicates (experiment seeds) per world at the chosen design."""
+    tuning_seeds: int = Field(50, ge=1)
+    """Replicates per design of the power curves (disjoint seeds)."""
+    seed: int = Field(0, ge=0)
+    """Root of every replicate seed stream."""
+    threshold: float = Field(0.8, gt=0, le=1)
+    """|Spearman| over the oracle family for a true alignment."""
+    groups: list[int] = Field(default_factory=lambda: [4, 6, 8, 12])
+    days: list[int] = Field(default_factory=lambda: [7, 14, 28])
+    traffic: list[float] = Field(default_factory=lambda: [0.25, 0.5, 1.0])
+    """Traffic share: the share of the shop's daily shoppers in the experiment."""
+    design: DesignConfig | None = None
+    """Fix the design instead of choosing it from the power curves."""
+    target_precision: float = Field(0.9, ge=0, le=1)
+    target_recall: float = Field(0.8, ge=0, le=1)
+    target_fwer: float = Field(0.05, ge=0, le=1)
+    fixed_arms: list[str] = Field(default_factory=lambda: ["control", "popularity_penalised"])
+    """Arms in every design (the rest of the G groups are front points)."""
+    aa_arm: str = "control"
+    """The arm every group gets in the A/A control."""
+    metrics: list[str] | None = None
+    """Offline metrics of the family (None: every metric column of the panel)."""
+    kpis: list[str] | None = None
+    """KPIs of the family (None: every KPI of the online layer)."""
+    grid: Literal["lattice", "front"] = "lattice"
+    """Oracle family: a simplex lattice with ``grid_divisions`` (21 points for three
+    objectives and 5 divisions) or the profile's traced front grid."""
+    grid_divisions: int = Field(5, ge=1, le=50)
+    base_shoppers: int = Field(2000, ge=50)
+    """Base shoppers served by every arm of the oracle family (common random numbers)."""
+    real_runs: int = Field(2, ge=0)
+    """Real ``run_online`` experiments at the chosen design to check the fast path."""
+    extra_world_shop: dict[str, float | int | str] = Field(default_factory=dict)
+    """``[shop]`` overrides for the re-drawn and flip worlds (e.g. a smaller catalogue)."""
+    extra_world_train: dict[str, float | int | str | None] = Field(default_factory=dict)
+    """``[train]`` overrides for the models of the re-drawn and flip worlds."""
+
+
+@dataclass(frozen=True, eq=False)
+class WorldPanel:
+    """One world's oracle family and traffic, with its role in the validation."""
+
+    label: str
+    role: Literal["seed", "flip"]
+    panel: ArmPanel
+    sessions_per_day: float
+    world_seed: int
+    rho_aq: float
+    info: dict = field(default_factory=dict)
+
+
+def _seed(root: int, tag: int, *parts: int) -> int:
+    return int(np.random.SeedSequence([root, tag, *parts]).generate_state(1, np.uint32)[0])
+
+
+def family(panel: ArmPanel, cfg: ValidateConfig) -> tuple[list[str], list[str]]:
+    """The (metrics, KPIs) of the alignment table for ``panel``."""
+    metrics = (
+        list(cfg.metrics)
+        if cfg.metrics is not None
+        else [c for c in panel.offline.columns if "@" in c]
+    )
+    missing = [m for m in metrics if m not in panel.offline.columns]
+    if missing:
+        raise ValueError(f"metrics not in the panel: {missing}")
+    kpis = list(cfg.kpis) if cfg.kpis is not None else list(KPIS)
+    return metrics, kpis
+
+
+def world_truth(wp: WorldPanel, cfg: ValidateConfig) -> tuple[Truth, pd.DataFrame, dict]:
+    """Truth over all arms of the world's panel, the oracle table and the split-half check."""
+    metrics, kpis = family(wp.panel, cfg)
+    oracle = oracle_kpis(wp.panel, kpis)
+    truth = true_alignments(
+        wp.panel.offline, oracle[kpis], metrics=metrics, kpis=kpis, threshold=cfg.threshold
+    )
+    stability = split_half_agreement(
+        wp.panel, metrics=metrics, kpis=kpis, threshold=cfg.threshold, seed=cfg.seed
+    )
+    return truth, oracle, stability
+
+
+def designs(cfg: ValidateConfig) -> list[Design]:
+    """The grid of designs of the power curves."""
+    return [Design(g, d, t) for g in cfg.groups for d in cfg.days for t in cfg.traffic]
+
+
+def _clean(scores: dict) -> dict:
+    """Drop nested blocks and make a score dict JSON-friendly."""
+    out = {}
+    for k, v in scores.items():
+        if isinstance(v, dict | list):
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            out[k] = None
+        else:
+            out[k] = v
+    return out
+
+
+def run_validation(worlds: Sequence[WorldPanel], cfg: ValidateConfig, align: AlignConfig) -> dict:
+    """Every score of the strategy check (module docstring); a JSON-ready dict."""
+    started = time.perf_counter()
+    timing: dict[str, float] = {}
+    seed_worlds = [w for w in worlds if w.role == "seed"]
+    flip_worlds = [w for w in worlds if w.role == "flip"]
+    if not seed_worlds:
+        raise ValueError("need at least one seed world")
+    primary = seed_worlds[0]
+
+    truths: dict[str, Truth] = {}
+    report_truth: dict[str, list[dict]] = {}
+    stability: dict[str, dict] = {}
+    oracles: dict[str, dict] = {}
+    for wp in worlds:
+        truth, oracle, stable = world_truth(wp, cfg)
+        truths[wp.label] = truth
+        stability[wp.label] = stable
+        report_truth[wp.label] = [
+            {"metric": m, "kpi": k, "sign": s, "rho": float(truth.rho.loc[m, k])}
+            for m, k, s in truth.pairs()
+        ]
+        oracles[wp.label] = {
+            arm: {k: (None if not np.isfinite(v) else float(v)) for k, v in row.items()}
+            for arm, row in oracle.iterrows()
+        }
+    timing["truth"] = time.perf_counter() - started
+
+    def common(wp: WorldPanel) -> dict:
+        metrics, kpis = family(wp.panel, cfg)
+        return {
+            "metrics": metrics,
+            "kpis": kpis,
+            "fixed": [a for a in cfg.fixed_arms if a in wp.panel.names],
+            "align": align,
+            "sessions_per_day": wp.sessions_per_day,
+        }
+
+    # -------------------------------------------------------------- power curves
+    t0 = time.perf_counter()
+    curves = []
+    for i, design in enumerate(designs(cfg)):
+        try:
+            row = evaluate_design(
+                primary.panel, truths[primary.label], design, n_rep=cfg.tuning_seeds,
+                seed=_seed(cfg.seed, _TUNING, i), **common(primary),
+            )  # fmt: skip
+        except ValueError as exc:  # too few front points for G, or too little traffic
+            curves.append({**design.to_dict(), "error": str(exc)})
+            continue
+        curves.append({**_clean(row), "world": primary.label})
+    timing["curves"] = time.perf_counter() - t0
+    valid = pd.DataFrame([c for c in curves if "error" not in c])
+    targets = {
+        "precision": cfg.target_precision,
+        "recall": cfg.target_recall,
+        "fwer": cfg.target_fwer,
+    }
+    if cfg.design is not None:
+        chosen = {**cfg.design.model_dump(), "meets_targets": None}
+        reason = "fixed by [validate.design]"
+    elif valid.empty:
+        raise ValueError(f"no design could be evaluated: {curves}")
+    else:
+        chosen, reason = choose_design(valid, targets)
+    design = Design(int(chosen["groups"]), int(chosen["days"]), float(chosen["traffic"]))
+
+    # -------------------------------------------------------------- reporting seeds
+    t0 = time.perf_counter()
+    per_world: dict[str, dict] = {}
+    aa_parts, placebo_parts, score_parts = [], [], []
+    for w, wp in enumerate(seed_worlds):
+        scores = evaluate_design(
+            wp.panel, truths[wp.label], design, n_rep=cfg.experiment_seeds,
+            seed=_seed(cfg.seed, _REPORTING, w), **common(wp),
+        )  # fmt: skip
+        aa = aa_control(
+            wp.panel, design, aa_arm=cfg.aa_arm, n_rep=cfg.experiment_seeds,
+            seed=_seed(cfg.seed, _AA, w), **common(wp),
+        )  # fmt: skip
+        placebo = placebo_control(
+            wp.panel, design, n_rep=cfg.experiment_seeds,
+            seed=_seed(cfg.seed, _PLACEBO, w), **common(wp),
+        )  # fmt: skip
+        score_parts.append(scores)
+        aa_parts.append(aa)
+        placebo_parts.append(placebo)
+        per_world[wp.label] = {
+            **_clean(scores),
+            "world_seed": wp.world_seed,
+            "rho_aq": wp.rho_aq,
+            "true_pairs": len(report_truth[wp.label]),
+            "aa_fwer": aa["fwer"],
+            "placebo_fpr": placebo["fpr"],
+            "arms": scores["arms"],
+            "per_pair": scores["per_pair"],
+        }
+    pooled = pool_scores(score_parts)
+    n_aa = sum(p["replicates"] for p in aa_parts)
+    aa_fwer = sum(p["fwer"] * p["replicates"] for p in aa_parts) / n_aa
+    placebo_fpr = sum(p["fpr"] * p["replicates"] for p in placebo_parts) / n_aa
+    timing["reporting"] = time.perf_counter() - t0
+
+    # -------------------------------------------------------------- flip worlds
+    t0 = time.perf_counter()
+    flips = {}
+    for f, wp in enumerate([primary, *flip_worlds]):
+        flips[wp.label] = _flip_summary(
+            wp, truths[wp.label], design, cfg, align, _seed(cfg.seed, _FLIP, f), common(wp)
+        )
+    directions = _flip_directions(flips, primary.label, flip_worlds, cfg)
+    timing["flip_worlds"] = time.perf_counter() - t0
+
+    family_size = len(family(primary.panel, cfg)[0]) * len(family(primary.panel, cfg)[1])
+    analytic = [
+        {
+            "r": r,
+            "groups": g,
+            "power_single_test": float(analytic_power(r, g, align.alpha)),
+            "power_bonferroni": float(analytic_power(r, g, align.alpha, family_size)),
+        }
+        for r in (0.8, 0.9, 0.95)
+        for g in cfg.groups
+    ]
+    default_world = per_world[primary.label]
+    se = lambda p, n: math.sqrt(max(p * (1 - p), 1e-12) / n)  # noqa: E731
+    result = {
+        "precision": _finite(pooled["precision"]),
+        "recall": _finite(pooled["recall"]),
+        "f1": _finite(pooled["f1"]),
+        "sign_errors": _finite(pooled["sign_errors"]),
+        "aa_fwer": float(aa_fwer),
+        "aa_fwer_se": se(aa_fwer, n_aa),
+        "placebo_fpr": float(placebo_fpr),
+        "placebo_fpr_se": se(placebo_fpr, n_aa),
+        "flip_worlds": flips,
+        "flip_directions": directions,
+        "design": {"groups": design.groups, "days": design.days, "traffic": design.traffic},
+        "design_reason": reason,
+        "design_meets_targets": chosen["meets_targets"],
+        "seeds": {
+            "experiment": cfg.experiment_seeds,
+            "tuning": cfg.tuning_seeds,
+            "world": [w.world_seed for w in seed_worlds],
+            "root": cfg.seed,
+        },
+        "scope": (
+            "precision/recall/f1/sign_errors/aa_fwer/placebo_fpr: pooled over the seed worlds "
+            "at the chosen design with reporting seeds; default_world: the profile's world"
+        ),
+        "default_world": default_world,
+        "worlds": per_world,
+        "acceptance": {
+            "precision_ok": bool(_ge(default_world.get("precision"), cfg.target_precision)),
+            "recall_ok": bool(_ge(default_world.get("recall"), cfg.target_recall)),
+            "aa_fwer_ok": bool(
+                default_world["aa_fwer"]
+                <= cfg.target_fwer + 2 * se(cfg.target_fwer, cfg.experiment_seeds)
+            ),
+        },
+        "targets": targets,
+        "curves": curves,
+        "analytic_power": analytic,
+        "truth": report_truth,
+        "oracle": oracles,
+        "oracle_stability": stability,
+        "family": {"metrics": family(primary.panel, cfg)[0], "kpis": family(primary.panel, cfg)[1]},
+        "decision": align.model_dump(),
+        "threshold": cfg.threshold,
+        "world_info": {w.label: w.info for w in worlds},
+    }
+    timing["total"] = time.perf_counter() - started
+    result["timing_s"] = timing
+    return result
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _ge(value: float | None, target: float) -> bool:
+    return value is not None and value >= target
+
+
+def _flip_summary(
+    wp: WorldPanel, truth: Truth, design: Design, cfg: ValidateConfig, align: AlignConfig,
+    seed: int, common: dict,
+) -> dict:  # fmt: skip
+    """Scores at the design plus, per key pair, the truth and the discovered-sign rates."""
+    scores = evaluate_design(
+        wp.panel, truth, design, n_rep=cfg.experiment_seeds, seed=seed, return_signs=True, **common
+    )
+    signs = scores.pop("signs")
+    metrics, kpis = common["metrics"], common["kpis"]
+    out: dict[str, float | int | None] = {
+        "rho_aq": wp.rho_aq,
+        "true_pairs": int((truth.sign.to_numpy() != 0).sum()),
+        "precision": _finite(scores["precision"]),
+        "recall": _finite(scores["recall"]),
+        "f1": _finite(scores["f1"]),
+    }
+    for metric, kpi in cfg.key_pairs:
+        if metric not in metrics or kpi not in kpis:
+            continue
+        i, j = metrics.index(metric), kpis.index(kpi)
+        tag = f"{metric}~{kpi}"
+        out[f"true_rho[{tag}]"] = _finite(float(truth.rho.loc[metric, kpi]))
+        out[f"true_sign[{tag}]"] = int(truth.sign.loc[metric, kpi])
+        out[f"found_pos[{tag}]"] = float((signs[:, i, j] > 0).mean())
+        out[f"found_neg[{tag}]"] = float((signs[:, i, j] < 0).mean())
+        out[f"mean_sign[{tag}]"] = float(signs[:, i, j].mean())
+    return out
+
+
+def _flip_directions(
+    flips: dict[str, dict], base: str, flip_worlds: Sequence[WorldPanel], cfg: ValidateConfig
+) -> dict[str, dict]:
+    """Did truth and discoveries move the predicted way, per flip world and key pair?
+
+    Prediction: relative to the profile's world, a world with *lower* ``rho_aq`` (click-bait)
+    moves the key pairs' correlation down (towards negative) and a world with *higher*
+    ``rho_aq`` moves it up. ``truth_moves`` checks the oracle's rho, ``strategy_moves`` the
+    mean discovered sign, ``tracks_truth`` whether the strategy's most frequent decision
+    equals that world's true sign.
+    """
+    out: dict[str, dict] = {}
+    base_rho = flips[base]["rho_aq"]
+    for wp in flip_worlds:
+        direction = 1.0 if wp.rho_aq > base_rho else -1.0
+        entry = {}
+        for metric, kpi in cfg.key_pairs:
+            tag = f"{metric}~{kpi}"
+            if f"true_rho[{tag}]" not in flips[wp.label]:
+                continue
+            here, there = flips[wp.label], flips[base]
+            rho_here, rho_base = here[f"true_rho[{tag}]"], there[f"true_rho[{tag}]"]
+            truth_moves = (
+                rho_here is not None
+                and rho_base is not None
+                and direction * (rho_here - rho_base) > 0
+            )
+            strategy_moves = (
+                direction * (here[f"mean_sign[{tag}]"] - there[f"mean_sign[{tag}]"]) >= 0
+            )
+            rates = {1: here[f"found_pos[{tag}]"], -1: here[f"found_neg[{tag}]"]}
+            rates[0] = 1.0 - rates[1] - rates[-1]
+            modal = max(rates, key=lambda s: rates[s])
+            entry[tag] = {
+                "truth_moves": bool(truth_moves),
+                "strategy_moves": bool(strategy_moves),
+                "tracks_truth": bool(modal == here[f"true_sign[{tag}]"]),
+            }
+        out[wp.label] = entry
+    return out
