@@ -1,0 +1,40 @@
+"""Offline metrics of ranked lists: Numba kernels behind checked, documented entry points.
+
+Three tiers per kernel (house style): :mod:`paretoalign.metrics.reference` is the
+readable NumPy specification, ``_kernels`` the Numba implementation (one-row helpers,
+``prange`` batch loops, thread-count independent float64 sums) and the functions here
+the public façade that validates its inputs.
+
+* :func:`evaluate` — click recall (hit rate), MRR, NDCG/DCG, cart and order recall and
+  density, recall x order density, coverage, popularity, novelty and diversity of top-k
+  lists, as a tidy DataFrame; global ratios or MultiTRON's per-batch mean.
+* :class:`MetricAccumulator` — the same from chunks (sums, so chunking changes nothing).
+* :func:`evaluate_model` / :func:`evaluate_recommender` — stream a whole
+  :class:`~paretoalign.data.SessionLog` through a model (or any ``recommend``-er),
+  :func:`paretoalign.ranking.topk` and the metrics in bounded memory.
+* :func:`otto_weighted_recall` — the OTTO Kaggle score (0.10/0.30/0.60).
+"""
+
+from paretoalign.metrics._evaluate import (
+    METRIC_NAMES,
+    STANDARD_METRICS,
+    MetricAccumulator,
+    UndefinedMetricWarning,
+    evaluate,
+    log_popularity,
+)
+from paretoalign.metrics._otto import OTTO_WEIGHTS, otto_weighted_recall
+from paretoalign.metrics._streaming import evaluate_model, evaluate_recommender
+
+__all__ = [
+    "METRIC_NAMES",
+    "OTTO_WEIGHTS",
+    "STANDARD_METRICS",
+    "MetricAccumulator",
+    "UndefinedMetricWarning",
+    "evaluate",
+    "evaluate_model",
+    "evaluate_recommender",
+    "log_popularity",
+    "otto_weighted_recall",
+]

@@ -1,0 +1,546 @@
+"""Numba kernels behind :mod:`paretoalign.metrics` (private: call the checked façade).
+
+Layout (house style item 2 and 7): ``@njit(cache=True)`` helpers handle one row (one
+position's list) or one segment of rows; the ``@njit(parallel=True)`` batch kernels do
+nothing but the ``prange`` loop over segments. Each segment is summed sequentially in
+float64 into its own output row, and the caller combines the rows in a fixed order, so
+results do not depend on the number of threads.
+
+The kernels do not check shapes or dtypes (the façade does), but the standard kernel
+checks every *value* while it reads it — ids, targets and labels — and reports the first
+offending row of each segment, so validation costs no extra pass over the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# ================================================================ statistic layout
+# Standard pass: sums over counted positions p (mask true).
+N_POS = 0  # sum m
+HITS = 1  # sum m h
+RECIP_RANK = 2  # sum m h / (rank + 1)
+DCG = 3  # sum m h / log2(rank + 2)
+CART_N = 4  # sum m c
+CART_HITS = 5  # sum m c h
+ORDER_N = 6  # sum m o
+ORDER_HITS = 7  # sum m o h
+N_STANDARD = 8
+
+# List pass: sums over the recommended slots of counted positions.
+SLOTS = 0  # recommended slots (ids >= 1 among the first k)
+LOG_POP = 1  # sum of item_log_popularity over the slots
+DIV_SUM = 2  # sum over lists with >= 2 items of their intra-list diversity
+DIV_LISTS = 3  # number of such lists
+N_LIST = 4
+
+# Validation codes (first offending row per segment).
+OK = 0
+BAD_ID = 1  # an id that is neither -1 nor in 1..n_items
+BAD_PADDING = 2  # a real id after a -1
+BAD_TARGET = 3  # target outside 1..n_items (0 allowed where the mask is false)
+BAD_CART = 4  # cart label not 0/1
+BAD_ORDER = 5  # order label not 0/1
+
+
+# ================================================================ LOW LEVEL: one row
+# Rows are taken as 1-D views (``row = ids[p]``) and indexed from 0 with ``range``: LLVM
+# can then prove the indices non-negative, drop Numba's wrap-around handling and
+# vectorise the short inner loops.
+SUB_BLOCK = 256  # rows whose ids are range-checked together while they sit in cache
+
+
+@njit(cache=True)
+def _add_compensated(total, compensation, x):
+    """Neumaier's compensated sum step: returns the new ``(total, compensation)``.
+
+    Segment float sums are then exact to ~1 ulp whatever the segment length, so the
+    kernels agree with the NumPy references to far below 1e-12.
+    """
+    t = total + x
+    if abs(total) >= abs(x):
+        compensation += (total - t) + x
+    else:
+        compensation += (x - t) + total
+    return t, compensation
+
+
+@njit(cache=True)
+def _id_range(flat):
+    """``(min, max, min |v|)`` of a flat block of ids (vectorised reductions)."""
+    lowest = np.int32(2147483647)
+    highest = np.int32(-2147483648)
+    smallest_abs = np.int32(2147483647)
+    for e in range(flat.shape[0]):
+        v = flat[e]
+        lowest = min(lowest, v)
+        highest = max(highest, v)
+        smallest_abs = min(smallest_abs, abs(v))
+    return lowest, highest, smallest_abs
+
+
+@njit(cache=True)
+def _row_id_code(row, n_items):
+    """Validation code of one row of ids: -1 only as trailing padding, others in 1..n."""
+    padded = False
+    for j in range(row.shape[0]):
+        v = row[j]
+        if v == -1:
+            padded = True
+        elif v < 1 or v > n_items:
+            return BAD_ID
+        elif padded:
+            return BAD_PADDING
+    return OK
+
+
+@njit(cache=True)
+def _row_rank(row, target, k):
+    """0-based rank of ``target`` among ``row[:k]`` (first occurrence), -1 if absent.
+
+    Counts the matches and sums their columns in one branch-free (vectorisable) loop;
+    only a row holding the target twice needs the second, scanning loop.
+    """
+    matches = 0
+    column_sum = 0
+    for j in range(k):
+        equal = row[j] == target
+        matches += equal
+        column_sum += equal * j
+    if matches == 0:
+        return -1
+    if matches == 1:
+        return column_sum
+    for j in range(k):
+        if row[j] == target:
+            return j
+    return -1
+
+
+@njit(cache=True)
+def _label_max(labels):
+    """Largest label of a block read as unsigned bytes (> 1 means a value other than 0/1)."""
+    largest = np.uint8(0)
+    for e in range(labels.shape[0]):
+        largest = max(largest, np.uint8(labels[e]))
+    return largest
+
+
+@njit(cache=True)
+def _target_range(targets):
+    """``(min, max)`` of a block of targets."""
+    lowest = np.int32(2147483647)
+    highest = np.int32(-2147483648)
+    for e in range(targets.shape[0]):
+        v = targets[e]
+        lowest = min(lowest, v)
+        highest = max(highest, v)
+    return lowest, highest
+
+
+@njit(cache=True)
+def _row_code(ids, targets, cart, order, mask, has_cart, has_order, has_mask, n_items, p):
+    """Validation code of row ``p`` (the slow path, run only for a suspicious sub-block)."""
+    code = _row_id_code(ids[p], n_items)
+    if code != OK:
+        return code
+    counted = mask[p] if has_mask else True
+    target = targets[p]
+    if target < (1 if counted else 0) or target > n_items:
+        return BAD_TARGET
+    if has_cart and cart[p] != 0 and cart[p] != 1:
+        return BAD_CART
+    if has_order and order[p] != 0 and order[p] != 1:
+        return BAD_ORDER
+    return OK
+
+
+@njit(cache=True)
+def _standard_segment(
+    ids,
+    flat,
+    targets,
+    cart,
+    order,
+    mask,
+    has_cart,
+    has_order,
+    has_mask,
+    k,
+    n_items,
+    recip,
+    discount,
+    start,
+    stop,
+    out,
+):
+    """Sum the standard statistics of rows ``start..stop-1`` into ``out`` (float64[8]).
+
+    Every value is validated on the way, per sub-block of :data:`SUB_BLOCK` rows while
+    it sits in cache: vectorised min/max reductions over its ids, targets and labels
+    decide whether the sub-block can hold a bad value (or ``-1`` padding, whose order
+    must be checked), and only then does the per-row check run. Returns
+    ``(first_bad_row, code)``; ``(-1, OK)`` when every value is valid.
+    """
+    width = ids.shape[1]
+    n_pos = 0
+    hits = 0
+    cart_n = 0
+    cart_hits = 0
+    order_n = 0
+    order_hits = 0
+    recip_rank = 0.0
+    recip_rank_c = 0.0
+    dcg = 0.0
+    dcg_c = 0.0
+    bad_row = -1
+    bad_code = OK
+    for r0 in range(start, stop, SUB_BLOCK):
+        r1 = min(stop, r0 + SUB_BLOCK)
+        lowest, highest, smallest_abs = _id_range(flat[r0 * width : r1 * width])
+        t_low, t_high = _target_range(targets[r0:r1])
+        suspicious = (
+            lowest < 0
+            or smallest_abs == 0
+            or highest > n_items
+            or t_low < 1
+            or t_high > n_items
+            or (has_cart and _label_max(cart[r0:r1]) > 1)
+            or (has_order and _label_max(order[r0:r1]) > 1)
+        )
+        if suspicious and bad_row < 0:
+            for p in range(r0, r1):
+                code = _row_code(
+                    ids, targets, cart, order, mask, has_cart, has_order, has_mask, n_items, p
+                )
+                if code != OK:
+                    bad_row = p
+                    bad_code = code
+                    break
+        for p in range(r0, r1):
+            if has_mask and not mask[p]:
+                continue
+            rank = _row_rank(ids[p], targets[p], k)
+            c = cart[p] if has_cart else np.int8(0)
+            o = order[p] if has_order else np.int8(0)
+            n_pos += 1
+            cart_n += c
+            order_n += o
+            if rank >= 0:
+                hits += 1
+                recip_rank, recip_rank_c = _add_compensated(recip_rank, recip_rank_c, recip[rank])
+                dcg, dcg_c = _add_compensated(dcg, dcg_c, discount[rank])
+                cart_hits += c
+                order_hits += o
+    out[N_POS] = n_pos
+    out[HITS] = hits
+    out[RECIP_RANK] = recip_rank + recip_rank_c
+    out[DCG] = dcg + dcg_c
+    out[CART_N] = cart_n
+    out[CART_HITS] = cart_hits
+    out[ORDER_N] = order_n
+    out[ORDER_HITS] = order_hits
+    return bad_row, bad_code
+
+
+@njit(cache=True)
+def _list_segment(
+    ids,
+    mask,
+    has_mask,
+    k,
+    log_pop,
+    has_pop,
+    vectors,
+    inv_norm,
+    has_vec,
+    seen,
+    has_cov,
+    start,
+    stop,
+    out,
+):
+    """List statistics of rows ``start..stop-1`` into ``out`` (float64[4]); marks ``seen``.
+
+    Intra-list diversity uses the identity
+    ``sum_{i<j} u_i . u_j = (|sum_i u_i|^2 - sum_i |u_i|^2) / 2`` for the unit vectors
+    ``u_i`` of the list (zero vectors stay zero), so a list costs O(k d), not O(k^2 d).
+    """
+    dim = vectors.shape[1]
+    total = np.zeros(dim, dtype=np.float64)
+    slots = 0.0
+    log_pop_sum = 0.0
+    log_pop_c = 0.0
+    div_sum = 0.0
+    div_c = 0.0
+    div_lists = 0.0
+    for p in range(start, stop):
+        if has_mask and not mask[p]:
+            continue
+        row = ids[p]
+        count = 0
+        row_log_pop = 0.0
+        for j in range(k):
+            v = row[j]
+            if v < 1:
+                break
+            count += 1
+            if has_pop:
+                row_log_pop += log_pop[v]
+            if has_cov:
+                seen[v] = 1
+        slots += count
+        if has_pop:
+            log_pop_sum, log_pop_c = _add_compensated(log_pop_sum, log_pop_c, row_log_pop)
+        if has_vec and count >= 2:
+            total[:] = 0.0
+            squares = 0.0
+            for j in range(count):
+                v = row[j]
+                scale = inv_norm[v]
+                vector = vectors[v]
+                for q in range(dim):
+                    x = np.float64(vector[q]) * scale
+                    total[q] += x
+                    squares += x * x
+            norm_sq = 0.0
+            for q in range(dim):
+                norm_sq += total[q] * total[q]
+            pairs = count * (count - 1) / 2.0
+            diversity = 1.0 - 0.5 * (norm_sq - squares) / pairs
+            div_sum, div_c = _add_compensated(div_sum, div_c, diversity)
+            div_lists += 1.0
+    out[SLOTS] = slots
+    out[LOG_POP] = log_pop_sum + log_pop_c
+    out[DIV_SUM] = div_sum + div_c
+    out[DIV_LISTS] = div_lists
+
+
+@njit(cache=True)
+def _otto_row(pred, s, truth_ptr, truth_ids, k):
+    """``(|set(pred[s, :k]) & set(GT_s)|, min(k, |set(GT_s)|))`` for one session."""
+    row = pred[s]
+    lo = truth_ptr[s]
+    hi = truth_ptr[s + 1]
+    distinct = 0
+    hits = 0
+    for a in range(lo, hi):
+        item = truth_ids[a]
+        repeated = False
+        for b in range(lo, a):
+            if truth_ids[b] == item:
+                repeated = True
+                break
+        if repeated:
+            continue
+        distinct += 1
+        for j in range(k):
+            if row[j] == item:
+                hits += 1
+                break
+    return hits, min(k, distinct)
+
+
+@njit(cache=True)
+def _otto_segment(pred, truth_ptr, truth_ids, k, start, stop, out):
+    hits = 0.0
+    denominator = 0.0
+    for s in range(start, stop):
+        h, d = _otto_row(pred, s, truth_ptr, truth_ids, k)
+        hits += h
+        denominator += d
+    out[0] = hits
+    out[1] = denominator
+
+
+# ================================================================ HIGH LEVEL: prange loops
+@njit(cache=True, parallel=True)
+def standard_sums(
+    ids,
+    targets,
+    cart,
+    order,
+    mask,
+    has_cart,
+    has_order,
+    has_mask,
+    k,
+    n_items,
+    recip,
+    discount,
+    seg_ptr,
+):
+    """Per-segment standard sums ``float64[n_seg, 8]`` and validation ``int64[n_seg, 2]``."""
+    n_seg = len(seg_ptr) - 1
+    out = np.zeros((n_seg, N_STANDARD), dtype=np.float64)
+    bad = np.empty((n_seg, 2), dtype=np.int64)
+    flat = ids.reshape(-1)
+    for s in prange(n_seg):
+        row, code = _standard_segment(
+            ids,
+            flat,
+            targets,
+            cart,
+            order,
+            mask,
+            has_cart,
+            has_order,
+            has_mask,
+            k,
+            n_items,
+            recip,
+            discount,
+            seg_ptr[s],
+            seg_ptr[s + 1],
+            out[s],
+        )
+        bad[s, 0] = row
+        bad[s, 1] = code
+    return out, bad
+
+
+@njit(cache=True, parallel=True)
+def list_sums(
+    ids, mask, has_mask, k, log_pop, has_pop, vectors, inv_norm, has_vec, seen, has_cov, seg_ptr
+):
+    """Per-segment list sums ``float64[n_seg, 4]``; sets ``seen[i] = 1`` for recommended i."""
+    n_seg = len(seg_ptr) - 1
+    out = np.zeros((n_seg, N_LIST), dtype=np.float64)
+    for s in prange(n_seg):
+        _list_segment(
+            ids,
+            mask,
+            has_mask,
+            k,
+            log_pop,
+            has_pop,
+            vectors,
+            inv_norm,
+            has_vec,
+            seen,
+            has_cov,
+            seg_ptr[s],
+            seg_ptr[s + 1],
+            out[s],
+        )
+    return out
+
+
+@njit(cache=True, parallel=True)
+def otto_sums(pred, truth_ptr, truth_ids, k, seg_ptr):
+    """Per-segment ``(hits, denominator)`` of one OTTO event type: ``float64[n_seg, 2]``."""
+    n_seg = len(seg_ptr) - 1
+    out = np.zeros((n_seg, 2), dtype=np.float64)
+    for s in prange(n_seg):
+        _otto_segment(pred, truth_ptr, truth_ids, k, seg_ptr[s], seg_ptr[s + 1], out[s])
+    return out
+
+
+# ================================================================ serial twins
+# The same loops without threads. On small inputs launching the thread team costs more
+# than the work (milliseconds on a busy machine). Each segment is computed by the same
+# helper either way, so the result does not depend on which loop ran.
+@njit(cache=True)
+def standard_sums_serial(
+    ids,
+    targets,
+    cart,
+    order,
+    mask,
+    has_cart,
+    has_order,
+    has_mask,
+    k,
+    n_items,
+    recip,
+    discount,
+    seg_ptr,
+):
+    """Serial twin of :func:`standard_sums`."""
+    n_seg = len(seg_ptr) - 1
+    out = np.zeros((n_seg, N_STANDARD), dtype=np.float64)
+    bad = np.empty((n_seg, 2), dtype=np.int64)
+    flat = ids.reshape(-1)
+    for s in range(n_seg):
+        row, code = _standard_segment(
+            ids,
+            flat,
+            targets,
+            cart,
+            order,
+            mask,
+            has_cart,
+            has_order,
+            has_mask,
+            k,
+            n_items,
+            recip,
+            discount,
+            seg_ptr[s],
+            seg_ptr[s + 1],
+            out[s],
+        )
+        bad[s, 0] = row
+        bad[s, 1] = code
+    return out, bad
+
+
+@njit(cache=True)
+def list_sums_serial(
+    ids, mask, has_mask, k, log_pop, has_pop, vectors, inv_norm, has_vec, seen, has_cov, seg_ptr
+):
+    """Serial twin of :func:`list_sums`."""
+    n_seg = len(seg_ptr) - 1
+    out = np.zeros((n_seg, N_LIST), dtype=np.float64)
+    for s in range(n_seg):
+        _list_segment(
+            ids,
+            mask,
+            has_mask,
+            k,
+            log_pop,
+            has_pop,
+            vectors,
+            inv_norm,
+            has_vec,
+            seen,
+            has_cov,
+            seg_ptr[s],
+            seg_ptr[s + 1],
+            out[s],
+        )
+    return out
+
+
+@njit(cache=True)
+def otto_sums_serial(pred, truth_ptr, truth_ids, k, seg_ptr):
+    """Serial twin of :func:`otto_sums`."""
+    n_seg = len(seg_ptr) - 1
+    out = np.zeros((n_seg, 2), dtype=np.float64)
+    for s in range(n_seg):
+        _otto_segment(pred, truth_ptr, truth_ids, k, seg_ptr[s], seg_ptr[s + 1], out[s])
+    return out
+
+
+# ================================================================ dispatch
+#: Below this many rows the serial loops run.
+PARALLEL_MIN_ROWS = 16384
+
+
+def run_standard(*args):
+    """:func:`standard_sums` (or its serial twin for small inputs); same arguments."""
+    kernel = standard_sums if len(args[0]) >= PARALLEL_MIN_ROWS else standard_sums_serial
+    return kernel(*args)
+
+
+def run_list(*args):
+    """:func:`list_sums` (or its serial twin for small inputs); same arguments."""
+    kernel = list_sums if len(args[0]) >= PARALLEL_MIN_ROWS else list_sums_serial
+    return kernel(*args)
+
+
+def run_otto(*args):
+    """:func:`otto_sums` (or its serial twin for small inputs); same arguments."""
+    kernel = otto_sums if len(args[0]) >= PARALLEL_MIN_ROWS else otto_sums_serial
+    return kernel(*args)
