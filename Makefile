@@ -78,6 +78,16 @@ BENCH_FLAGS :=
 endif
 BENCH := $(foreach t,$(BENCH_TASKS),$(BENCH_DIR)/$(t).json)
 RESULTS := $(DATA) $(CALIB) $(TRAIN) $(FRONT) $(KPIS) $(ALIGN) $(VALID) $(BENCH)
+# A profile on a real data set (`[data] source = "folder"`, e.g. otto) runs the offline
+# half only: a log cannot answer slates it never showed, so there is no experiment, no
+# alignment and no book (whose chapters 4-6 need the shop). Its data folder is written
+# once by `paretoalign data ...` (see book/real-data.md).
+DATA_SOURCE := $(shell sed -n '/^\[data\]/,/^\[/s/^source *= *"\([a-z]*\)".*/\1/p' $(CONFIG) 2>/dev/null)
+ifeq ($(DATA_SOURCE),folder)
+DATA_FOLDER := $(shell sed -n '/^\[data\]/,/^\[/s/^folder *= *"\([^"]*\)".*/\1/p' $(CONFIG))
+DATA := $(DATA_FOLDER)/stats.json
+RESULTS := $(DATA) $(TRAIN) $(FRONT) $(BENCH)
+endif
 
 NOTEBOOKS := 01_data 02_training 03_front 04_experiment 05_alignment 06_validation 07_performance
 EXECUTED := $(foreach n,$(NOTEBOOKS),$(R)/notebooks/$(n).ipynb)
@@ -95,8 +105,16 @@ $(SEC)/%.json: $(SEC)/.stamp ;
 
 # `make book` renders existing results without running pipeline steps (PIPELINE=off).
 ifneq ($(PIPELINE),off)
+ifeq ($(DATA_SOURCE),folder)
+$(DATA):
+	@echo "error: no data set in $(DATA_FOLDER)/ for PROFILE=$(PROFILE); write it once with"
+	@echo "  $(CLI) data otto TRAIN.jsonl TEST.jsonl --out $(DATA_FOLDER)"
+	@echo "(or 'data yoochoose' / 'data diginetica'); see book/real-data.md"
+	@exit 1
+else
 $(DATA): $(SEC)/data.json $(SEC)/shop.json $(call code,data world) | $(EXT_STAMP)
 	$(STEP) data -- $(CLI) world simulate --profile $(PROFILE)
+endif
 
 $(CALIB): $(DATA) | $(EXT_STAMP)
 	$(STEP) calibrate -- $(CLI) world calibrate --profile $(PROFILE) --json $@
@@ -154,11 +172,20 @@ $(BOOK_STAMP): $(EXECUTED) $(BOOK_SOURCES) $(MATHJAX) | $(EXT_STAMP)
 	touch $@
 
 .PHONY: reproduce
+ifeq ($(DATA_SOURCE),folder)
+reproduce: setup $(RESULTS) ## Run every step of PROFILE (default|smoke|otto) and build the book
+	@echo
+	@$(REPRO) timings $(R)/timings.json
+	@echo
+	@echo "PROFILE=$(PROFILE) reads a real data set: the offline half is done (model, front and"
+	@echo "benchmarks in $(R)/); the book needs the shop's online half ('make reproduce')."
+else
 reproduce: setup $(RESULTS) $(BOOK_STAMP) ## Run every step of PROFILE (default|smoke|otto) and build the book
 	@echo
 	@$(REPRO) timings $(R)/timings.json
 	@echo
 	@echo "The book ($(PROFILE) profile): file://$(abspath $(BOOK_HTML))/index.html"
+endif
 
 .PHONY: notebooks
 notebooks: $(RESULTS) $(EXECUTED) ## Run the steps of PROFILE and execute its notebooks (no book build)

@@ -152,3 +152,73 @@ def test_load_bench_errors_name_the_file(tmp_path):
         perf.load_bench(tmp_path)
     with pytest.raises(ValueError, match="no results"):
         perf.bench_frame({"task": "x", "machine": {}, "results": []})
+
+
+def _kpis():
+    import pandas as pd
+
+    rows = []
+    for g, base in (("g0", 0.02), ("g1", 0.03), ("control", 0.01)):
+        for day in (-1, 0, 1):
+            for kpi, scale in (("ctr", 1.0), ("post_click_cvr", 2.0)):
+                v = base * scale * (1 + 0.1 * day)
+                rows.append((g, day, kpi, v, v * 0.9, v * 1.1, 100))
+    return pd.DataFrame(rows, columns=["group", "day", "kpi", "value", "ci_low", "ci_high", "n"])
+
+
+def test_experiment_figures_draw_every_group():
+    import pandas as pd
+
+    from paretoalign.plots import experiment as exp_plots
+
+    kinds = {"g0": "model", "g1": "model", "control": "control"}
+    fig = exp_plots.kpi_figure(_kpis(), kinds, ["ctr", "post_click_cvr"])
+    assert len(fig.axes) == 2
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["g0", "g1", "control"]
+    assert isinstance(exp_plots.daily_figure(_kpis(), "ctr", kinds), Figure)
+    offline = pd.DataFrame({"click_recall@20": [0.2, 0.3, 0.1]}, index=["g0", "g1", "control"])
+    table = pd.DataFrame(
+        {"metric": ["click_recall@20"], "kpi": ["ctr"], "r_primary": [0.99], "aligned": [True]}
+    )
+    fig = exp_plots.paired_scatter(offline, _kpis(), [("click_recall@20", "ctr")], table, kinds)
+    assert fig.axes[0].get_title() == "r = +0.99 (aligned)"
+    with pytest.raises(ValueError, match="no whole-experiment 'ctr' for groups"):
+        exp_plots.kpi_figure(_kpis(), {**kinds, "g9": "model"}, ["ctr"])
+    with pytest.raises(ValueError, match="no offline metric 'mrr@20'"):
+        exp_plots.paired_scatter(offline, _kpis(), [("mrr@20", "ctr")])
+    with pytest.raises(ValueError, match="no daily rows"):
+        exp_plots.daily_figure(_kpis(), "units_per_shopper", kinds)
+
+
+def test_front_figures_mark_the_groups():
+    import pandas as pd
+
+    from paretoalign.plots import front as front_plots
+
+    front = pd.DataFrame(
+        {
+            "point": [0, 1, 2],
+            "pi_clicks": [1.0, 0.5, 0.0],
+            "pi_orders": [0.0, 0.5, 1.0],
+            "click_recall@20": [0.5, 0.4, 0.1],
+            "order_density@20": [0.1, 0.2, 0.25],
+            "on_front": [True, True, False],
+        }
+    )
+    groups = pd.DataFrame(
+        {"group": ["g0", "pop"], "point": [1, -1], "click_recall@20": [0.4, 0.2],
+         "order_density@20": [0.2, 0.05]}
+    )  # fmt: skip
+    assert front_plots.pi_columns(front) == ["pi_clicks", "pi_orders"]
+    fig = front_plots.front_scatter(
+        front, [("click_recall@20", "order_density@20")], "pi_orders", groups
+    )
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert labels == {"g0", "pop"}
+    assert isinstance(
+        front_plots.metrics_along_weight(front, "pi_orders", ["click_recall@20"]), Figure
+    )
+    with pytest.raises(ValueError, match="no column 'pi_carts'"):
+        front_plots.front_scatter(front, [("click_recall@20", "order_density@20")], "pi_carts")
+    with pytest.raises(ValueError, match="no pi_"):
+        front_plots.pi_columns(front.drop(columns=["pi_clicks", "pi_orders"]))

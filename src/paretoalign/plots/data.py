@@ -86,7 +86,7 @@ def calibration_figure(frame: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(7.0, 0.38 * len(checked) + 1.4))
     ax = fig.add_subplot()
     y = np.arange(len(checked))
-    ax.axvspan(-1, 1, color="0.9", zorder=0, label="within tolerance")
+    ax.axvspan(-1, 1, color="0.9", zorder=0)
     ax.axvline(0, color="0.5", lw=0.8)
     colours = ["#009E73" if ok else "#D55E00" for ok in checked["passes"]]
     ax.scatter(checked["deviation"], y, c=colours, s=36, zorder=3)
@@ -96,7 +96,6 @@ def calibration_figure(frame: pd.DataFrame) -> Figure:
     ax.set_xlim(-limit, limit)
     ax.set_xlabel("shop − OTTO, in units of the tolerance (|x| ≤ 1 passes)")
     ax.set_title("calibration of the shop's training log against OTTO")
-    ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
 

@@ -59,6 +59,10 @@ HEADLESS_FLAGS: tuple[str, ...] = (
 )
 
 
+#: Resolves after two animation frames: the layout of a resized viewport has settled.
+_TWO_FRAMES_JS = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
 class BrowserError(RuntimeError):
     """Chromium is missing, died, timed out or answered a command with an error."""
 
@@ -269,23 +273,24 @@ class Chromium:
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
         ]
-        page = Page(self, target, session)
+        page = Page(self, target, session, width, height)
         for domain in ("Page", "Runtime", "Network"):
             page.send(f"{domain}.enable")
-        page.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-        )
+        page._resize(width, height)
         return page
 
 
 class Page:
     """One tab, addressed through its flattened DevTools session."""
 
-    def __init__(self, browser: Chromium, target_id: str, session_id: str) -> None:
+    def __init__(
+        self, browser: Chromium, target_id: str, session_id: str, width: int, height: int
+    ) -> None:
         self.browser = browser
         self.target_id = target_id
         self.session_id = session_id
+        self.width = width
+        self.height = height
 
     def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.browser.send(method, params, self.session_id)
@@ -315,22 +320,30 @@ class Page:
         return self.browser.drain_events(self.session_id)
 
     def screenshot(self, path: str | os.PathLike, max_height: int = 12000) -> tuple[int, int]:
-        """Save a full-page PNG (cut at ``max_height`` CSS pixels); returns (width, height)."""
+        """Save a full-page PNG (cut at ``max_height`` CSS pixels); returns (width, height).
+
+        The viewport is grown to the page's height for the shot (as a tall window would
+        show it) rather than capturing beyond the viewport, which lets sticky sidebars and
+        full-height layouts drift; the viewport is restored afterwards.
+        """
         metrics = self.send("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
-        width = int(metrics.get("cssLayoutViewport", {}).get("clientWidth") or size["width"])
         height = max(1, min(int(size["height"]), max_height))
-        shot = self.send(
-            "Page.captureScreenshot",
-            {
-                "format": "png",
-                "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-            },
-        )
+        self._resize(self.width, height)
+        try:
+            self.evaluate(_TWO_FRAMES_JS, await_promise=True)
+            shot = self.send("Page.captureScreenshot", {"format": "png"})
+        finally:
+            self._resize(self.width, self.height)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(base64.b64decode(shot["data"]))
-        return width, height
+        return self.width, height
+
+    def _resize(self, width: int, height: int) -> None:
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
 
     def close(self) -> None:
         self.browser.send("Target.closeTarget", {"targetId": self.target_id})
