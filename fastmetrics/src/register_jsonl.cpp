@@ -1,7 +1,8 @@
 // OTTO JSON Lines: a strict chunk parser for the fixed OTTO schema and the matching writer.
 //
 // One line is one session:
-//   {"session": <uint>, "events": [{"aid": <uint>, "ts": <uint>, "type": "clicks"|"carts"|"orders"}, ...]}
+//   {"session": <uint>,
+//    "events": [{"aid": <uint>, "ts": <uint>, "type": "clicks"|"carts"|"orders"}, ...]}
 // Keys may come in any order and JSON whitespace (space, tab, CR) may appear between tokens.
 // The parser accepts exactly the canonical subset of JSON that this schema needs: plain
 // non-negative integers without sign, fraction or exponent, and strings without escapes. Any
@@ -167,6 +168,12 @@ inline int read_string(Cursor& c, const char*& s, int64_t& n) {
     if (ch < 0x20) return kSyntax;
     ++c.p;
   }
+  return kSyntax;
+}
+
+// The code for a value that should have been an object: another JSON value or a syntax error.
+inline int not_object_code(const Cursor& c) {
+  if (c.p < c.e && (*c.p == '[' || *c.p == '"' || is_digit(*c.p))) return kNotObject;
   return kSyntax;
 }
 
@@ -356,7 +363,7 @@ class OttoParser {
   }
 
   int parse_session(Cursor& c, int64_t& sid) {
-    if (!c.eat('{')) return (c.p < c.e && (*c.p == '[' || *c.p == '"' || is_digit(*c.p))) ? kNotObject : kSyntax;
+    if (!c.eat('{')) return not_object_code(c);
     bool have_session = false, have_events = false;
     c.ws();
     if (c.eat('}')) return kMissingKey;
@@ -453,7 +460,7 @@ class OttoParser {
 
   int parse_event(Cursor& c, int64_t& prev_ts) {
     if (parse_event_canonical(c, prev_ts) == kOk) return kOk;
-    if (!c.eat('{')) return (c.p < c.e && (*c.p == '[' || *c.p == '"' || is_digit(*c.p))) ? kNotObject : kSyntax;
+    if (!c.eat('{')) return not_object_code(c);
     int64_t aid = -1, ts = -1;
     int type = -1;
     c.ws();
@@ -561,7 +568,8 @@ py::bytes format_otto_lines(py::handle ptr_obj, py::handle sid_obj, py::handle a
   static const char* const kNames[3] = {"clicks", "carts", "orders"};
   static const int kLens[3] = {6, 5, 6};
   // Upper bound: per session 34 bytes + 20 digits, per event 36 bytes + 2 x 20 digits + name.
-  const size_t bound = static_cast<size_t>(s_hi - s_lo) * 56 + static_cast<size_t>(e_hi - e_lo) * 84;
+  const size_t bound =
+      static_cast<size_t>(s_hi - s_lo) * 56 + static_cast<size_t>(e_hi - e_lo) * 84;
   std::string buf(bound, '\0');
   char* o = buf.data();
   {
