@@ -34,3 +34,13 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def otto_sample(fixtures_dir: Path) -> Path:
     return fixtures_dir / "otto" / "sample_sessions.jsonl"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``slow`` unless RUN_SLOW=1 (``make test-slow`` sets it)."""
+    if os.environ.get("RUN_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow test: run with RUN_SLOW=1 (make test-slow)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

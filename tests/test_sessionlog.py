@@ -132,3 +132,12 @@ def test_dataset_round_trip(tmp_path):
     assert back.train == ds.train and back.test == ds.test
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["train"]["sessions"] == 2 and stats["source"] == "toy"
+
+
+def test_saved_files_get_default_permissions(tmp_path):
+    import os
+
+    path = _small().save(tmp_path / "log.npz")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -402,6 +402,10 @@ class atomic_path:
             prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
         )
         os.close(fd)
+        # mkstemp creates 0600; give the result the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         self.tmp = Path(tmp)
         return self.tmp
 
