@@ -15,6 +15,7 @@ import typer
 #: subcommand name -> module defining it, in pipeline order.
 STEPS: dict[str, str] = {
     "data": "paretoalign.cli.data",
+    "world": "paretoalign.cli.world",
     "align": "paretoalign.cli.align",
     "bench": "paretoalign.cli.bench",
     "train": "paretoalign.cli.train",

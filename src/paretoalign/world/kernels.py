@@ -1,0 +1,977 @@
+"""Jitted kernels of the shop: one page view, one session, a batch of sessions, online steps.
+
+The readable specification of the same process is :mod:`paretoalign.world.reference`
+(plain Python, same random stream); ``tests/world`` compares them event for event.
+
+Packed inputs (built by :mod:`paretoalign.world.world`):
+
+``W`` (items, row 0 = padding)
+    ``vec f8[N+1,d]``, ``cat i4[N+1]``, ``click_base f8[N+1]`` (``beta_a a + beta_b b``),
+    ``price_idx f8[N+1]`` (``log(p / price_median)``), ``cart_base f8[N+1]`` (``c_q q``),
+    ``p_order f8[N+1]`` (``sigmoid(o0 + o_q q)``), ``organic_base f8[N+1]``
+    (``kappa_a a``), ``cat_ptr i8[C+1]``, ``cat_items i4[N]`` (items grouped by category),
+    ``alias_prob f8[N]`` and ``alias_idx i4[N]`` (Walker/Vose alias tables, per category,
+    of ``exp(organic_pop b)`` over ``cat_items``; ``alias_idx`` is category-local),
+    ``cat_mu f8[C,d]``, ``order_base f8[N+1]`` (``o_q q``).
+``S`` (shoppers)
+    ``taste f8[S,d]``, ``gamma f8[S]``, ``logit_pi f8[S]``, ``fav_cat i4[S,F]``,
+    ``fav_cum f8[S,F]``, ``start_ms i8[S]``, ``budget i4[S]``, ``seed u8[S]``.
+``par f8[N_PAR]`` / ``ipar i8[N_IPAR]``: scalar knobs at the ``P_*`` / ``I_*`` indices.
+
+Random-number consumption is part of the specification (the reference consumes the same
+draws in the same order); see :func:`_enter`, :func:`_choose` and :func:`_checkout`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from paretoalign.world.rng import POLICY_SALT, mix64, normal, normal_pair, u01
+
+# ---------------------------------------------------------------------- constants
+P_LOG_THETA = 0
+P_THETA = 1
+P_U0 = 2
+P_BETA_M = 3
+P_BETA_P = 4
+P_KAPPA_M = 5
+P_C0 = 6
+P_C_M = 7
+P_C_P = 8
+P_LAMBDA = 9
+P_TAU = 10
+P_SWITCH = 11
+P_REPEAT = 12
+P_RECENCY = 13
+P_GAP_MU = 14
+P_GAP_SIGMA = 15
+P_BREAK_P = 16
+P_BREAK_MU = 17
+P_BREAK_SIGMA = 18
+P_CART_GAP_MU = 19
+P_CHECKOUT_MU = 20
+P_QTY = 21
+P_WISH_ODDS = 22
+P_RANDOM_SHARE = 23
+N_PAR = 24
+
+I_MODEL = 0
+I_M = 1
+N_IPAR = 2
+
+MODEL_PBM = 0
+MODEL_CASCADE = 1
+
+#: Channel codes of events (``channel`` columns).
+CH_ENTRY = 0  # first page view of a session (organic landing)
+CH_ORGANIC = 1  # search / lists
+CH_REPEAT = 2  # organic revisit of an item viewed earlier in the session
+CH_REC = 3  # click on the recommendation widget
+CH_ORDER = 4  # order line converting a carted item
+CH_WISHLIST = 5  # order line straight from the wishlist (no click or cart in the session)
+CHANNEL_NAMES = ("entry", "organic", "repeat", "rec", "order", "wishlist")
+
+#: Sigma of the cart and checkout gaps (log-normal, fixed; medians are knobs).
+SMALL_GAP_SIGMA = 0.8
+
+T_CLICK, T_CART, T_ORDER = 0, 1, 2
+
+
+# ---------------------------------------------------------------------- small helpers
+@njit(cache=True, inline="always")
+def _dot_row(z, mat, row):
+    s = 0.0
+    for k in range(z.shape[0]):
+        s += z[k] * mat[row, k]
+    return s
+
+
+@njit(cache=True, inline="always")
+def _sigmoid(x):
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True, inline="always")
+def _pick_alias(alias_prob, alias_idx, lo, hi, u):
+    """Alias-method draw of an index in [lo, hi) from one uniform.
+
+    ``x = u n``: column ``i = floor(x)``, keep it if ``x - i < alias_prob[lo+i]``, else take
+    its alias ``lo + alias_idx[lo+i]``.
+    """
+    n = hi - lo
+    x = u * n
+    i = np.int64(x)
+    if i >= n:
+        i = n - 1
+    j = lo + i
+    if x - i < alias_prob[j]:
+        return j
+    return lo + alias_idx[j]
+
+
+@njit(cache=True)
+def build_alias(weights, ptr):
+    """Vose's alias tables of every group ``[ptr[c], ptr[c+1])`` of positive ``weights``.
+
+    Returns ``(prob f8[n], alias i4[n])`` with group-local aliases: drawing column ``i``
+    uniformly and keeping it with ``prob[i]`` (else ``alias[i]``) samples ``i`` with
+    probability ``w_i / sum(w)``. Reference: :func:`build_alias_reference`.
+    """
+    n = weights.shape[0]
+    prob = np.ones(n)
+    alias = np.zeros(n, np.int32)
+    for c in range(ptr.shape[0] - 1):
+        lo = ptr[c]
+        hi = ptr[c + 1]
+        m = hi - lo
+        if m == 0:
+            continue
+        total = 0.0
+        for i in range(lo, hi):
+            total += weights[i]
+        scaled = np.empty(m)
+        small = np.empty(m, np.int64)
+        large = np.empty(m, np.int64)
+        ns = 0
+        nl = 0
+        for i in range(m):
+            scaled[i] = weights[lo + i] * m / total
+            alias[lo + i] = i
+            if scaled[i] < 1.0:
+                small[ns] = i
+                ns += 1
+            else:
+                large[nl] = i
+                nl += 1
+        while ns > 0 and nl > 0:
+            ns -= 1
+            s = small[ns]
+            nl -= 1
+            g = large[nl]
+            prob[lo + s] = scaled[s]
+            alias[lo + s] = g
+            scaled[g] = (scaled[g] + scaled[s]) - 1.0
+            if scaled[g] < 1.0:
+                small[ns] = g
+                ns += 1
+            else:
+                large[nl] = g
+                nl += 1
+        for k in range(nl):
+            prob[lo + large[k]] = 1.0
+        for k in range(ns):
+            prob[lo + small[k]] = 1.0
+    return prob, alias
+
+
+@njit(cache=True)
+def _pick_row(cum_row, u):
+    """Index of a categorical draw from a cumulative row (last entry 1)."""
+    n = cum_row.shape[0]
+    for i in range(n - 1):
+        if u < cum_row[i]:
+            return i
+    return n - 1
+
+
+@njit(cache=True)
+def _lognormal_ms(st, mu, sigma):
+    return np.int64(math.exp(mu + sigma * normal(st)))
+
+
+@njit(cache=True)
+def click_utility(item, z, g, W, par):
+    """``U_j = beta_m <z, v_j> + beta_a a_j + beta_b b_j - beta_p gamma log(p_j/p_med)``."""
+    vec = W[0]
+    click_base = W[2]
+    price_idx = W[3]
+    return (
+        par[P_BETA_M] * _dot_row(z, vec, item)
+        + click_base[item]
+        - par[P_BETA_P] * g * price_idx[item]
+    )
+
+
+@njit(cache=True)
+def cart_logit_base(item, sh, S, W, par):
+    """Cart logit without the offset: ``c_q q + c_m <u_s, v> - c_p gamma log p + logit pi``."""
+    vec = W[0]
+    price_idx = W[3]
+    cart_base = W[4]
+    taste = S[0]
+    return (
+        cart_base[item]
+        + par[P_C_M] * _dot_row(taste[sh], vec, item)
+        - par[P_C_P] * S[1][sh] * price_idx[item]
+        + S[2][sh]
+    )
+
+
+@njit(cache=True)
+def slate_probs(slate, z, g, W, par, ipar, probs):
+    """Exact click probability of every slate position; returns P(organic).
+
+    ``pbm``: ``P_k = theta^k w_k / (w0 + sum_m theta^m w_m)`` (0-based k), ``w = exp(U)``,
+    ``w0 = exp(u0)``, computed with a max shift. ``cascade``: ``P_k = theta^k alpha_k
+    prod_{m<k} (1 - alpha_m)``, ``alpha = sigmoid(U - u0)``.
+    """
+    kk = slate.shape[0]
+    u0 = par[P_U0]
+    if ipar[I_MODEL] == MODEL_PBM:
+        lt = par[P_LOG_THETA]
+        m = u0
+        for k in range(kk):
+            v = click_utility(slate[k], z, g, W, par) + k * lt
+            probs[k] = v
+            if v > m:
+                m = v
+        s = math.exp(u0 - m)
+        for k in range(kk):
+            probs[k] = math.exp(probs[k] - m)
+            s += probs[k]
+        for k in range(kk):
+            probs[k] /= s
+        return math.exp(u0 - m) / s
+    theta = par[P_THETA]
+    reach = 1.0
+    total = 0.0
+    for k in range(kk):
+        alpha = _sigmoid(click_utility(slate[k], z, g, W, par) - u0)
+        p = reach * alpha
+        probs[k] = p
+        total += p
+        reach *= (1.0 - alpha) * theta
+    rest = 1.0 - total
+    return rest if rest > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _normalize(z):
+    s = 0.0
+    for k in range(z.shape[0]):
+        s += z[k] * z[k]
+    s = math.sqrt(s)
+    if s > 0.0:
+        for k in range(z.shape[0]):
+            z[k] /= s
+
+
+@njit(cache=True)
+def _intent_reset(z, c, sh, S, W):
+    """``z = normalize(mu_c + u_s)`` (no draws)."""
+    cat_mu = W[10]
+    taste = S[0]
+    for k in range(z.shape[0]):
+        z[k] = cat_mu[c, k] + taste[sh, k]
+    _normalize(z)
+
+
+@njit(cache=True)
+def _intent_pull(st, z, item, W, par):
+    """``z = normalize(lambda z + (1-lambda) v_item + tau xi / sqrt(d))``.
+
+    With ``tau > 0`` the noise takes ``ceil(d / 2)`` :func:`normal_pair` draws (components
+    2i and 2i+1 from pair i).
+    """
+    vec = W[0]
+    lam = par[P_LAMBDA]
+    tau = par[P_TAU]
+    d = z.shape[0]
+    scale = tau / math.sqrt(d)
+    for k in range(d):
+        z[k] = lam * z[k] + (1.0 - lam) * vec[item, k]
+    if tau > 0.0:
+        for k in range(0, d, 2):
+            e0, e1 = normal_pair(st)
+            z[k] += scale * e0
+            if k + 1 < d:
+                z[k + 1] += scale * e1
+    _normalize(z)
+
+
+@njit(cache=True)
+def _organic_pick(st, c, z, W, par, ipar, cand, score):
+    """Draw M results from category c by popularity, pick one by relevance (M+1 draws)."""
+    vec = W[0]
+    organic_base = W[6]
+    cat_ptr = W[7]
+    cat_items = W[8]
+    alias_prob = W[9]
+    alias_idx = W[12]
+    lo = cat_ptr[c]
+    hi = cat_ptr[c + 1]
+    mm = ipar[I_M]
+    km = par[P_KAPPA_M]
+    best = -np.inf
+    for m in range(mm):
+        it = cat_items[_pick_alias(alias_prob, alias_idx, lo, hi, u01(st))]
+        cand[m] = it
+        sc = km * _dot_row(z, vec, it) + organic_base[it]
+        score[m] = sc
+        if sc > best:
+            best = sc
+    total = 0.0
+    for m in range(mm):
+        score[m] = math.exp(score[m] - best)
+        total += score[m]
+    u = u01(st) * total
+    acc = 0.0
+    for m in range(mm):
+        acc += score[m]
+        if u < acc:
+            return cand[m]
+    return cand[mm - 1]
+
+
+@njit(cache=True)
+def _repeat_pick(st, seen, n_seen, recency):
+    """Revisit the item ``a`` views back, ``P(a) ∝ recency^(a-1)``, oldest takes the rest."""
+    a = 1
+    while a < n_seen - 1 and u01(st) < recency:
+        a += 1
+    return seen[n_seen - 1 - a]
+
+
+@njit(cache=True)
+def _units(st, lam):
+    """``1 + Poisson(lam)`` by inversion (one draw)."""
+    u = u01(st)
+    k = 0
+    p = math.exp(-lam)
+    acc = p
+    while u > acc and k < 10_000:
+        k += 1
+        p *= lam / k
+        acc += p
+    return 1 + k
+
+
+@njit(cache=True)
+def _gap(st, par):
+    """Time to the next page view: a break with prob ``break_p``, else a short gap."""
+    if u01(st) < par[P_BREAK_P]:
+        return _lognormal_ms(st, par[P_BREAK_MU], par[P_BREAK_SIGMA])
+    return _lognormal_ms(st, par[P_GAP_MU], par[P_GAP_SIGMA])
+
+
+@njit(cache=True)
+def random_slate(pst, n_items, slate):
+    """Uniform slate of distinct items from 1..N (rejection on duplicates)."""
+    kk = slate.shape[0]
+    for k in range(kk):
+        while True:
+            it = 1 + np.int32(u01(pst) * n_items)
+            if it > n_items:
+                it = n_items
+            dup = False
+            for m in range(k):
+                if slate[m] == it:
+                    dup = True
+                    break
+            if not dup:
+                slate[k] = it
+                break
+
+
+# ---------------------------------------------------------------------- session pieces
+@njit(cache=True)
+def _enter(st, sh, z, S, W, par, ipar, cand, score):
+    """Start a session: favourite category (1 draw), intent reset, organic landing pick."""
+    f = _pick_row(S[4][sh], u01(st))
+    c = S[3][sh, f]
+    _intent_reset(z, c, sh, S, W)
+    return _organic_pick(st, c, z, W, par, ipar, cand, score)
+
+
+@njit(cache=True)
+def _after_view(st, item, sh, z, S, W, par):
+    """Intent pull towards the viewed item, then the cart draw (+ cart gap if carted).
+
+    Returns ``(carted, cart_gap_ms)``.
+    """
+    _intent_pull(st, z, item, W, par)
+    x = par[P_C0] + cart_logit_base(item, sh, S, W, par)
+    if u01(st) < _sigmoid(x):
+        return True, _lognormal_ms(st, par[P_CART_GAP_MU], SMALL_GAP_SIGMA)
+    return False, np.int64(0)
+
+
+@njit(cache=True)
+def _choose(st, sh, c, slate, probs, z, seen, n_seen, S, W, par, ipar, cand, score):
+    """The shopper leaves the page: gap, then rec click or organic (switch, repeat, pick).
+
+    ``probs`` must hold :func:`slate_probs` of this slate. Returns
+    ``(next_item, channel, position or -1, gap_ms, category)``.
+    """
+    gap = _gap(st, par)
+    u = u01(st)
+    acc = 0.0
+    for k in range(slate.shape[0]):
+        acc += probs[k]
+        if u < acc:
+            return slate[k], CH_REC, k, gap, c
+    if u01(st) < par[P_SWITCH]:
+        f = _pick_row(S[4][sh], u01(st))
+        c = S[3][sh, f]
+        _intent_reset(z, c, sh, S, W)
+    if u01(st) < par[P_REPEAT] and n_seen >= 2:
+        return _repeat_pick(st, seen, n_seen, par[P_RECENCY]), CH_REPEAT, -1, gap, c
+    return _organic_pick(st, c, z, W, par, ipar, cand, score), CH_ORGANIC, -1, gap, c
+
+
+@njit(cache=True)
+def _add_distinct(carted, n_carted, item):
+    for i in range(n_carted):
+        if carted[i] == item:
+            return n_carted, False
+    carted[n_carted] = item
+    return n_carted + 1, True
+
+
+@njit(cache=True)
+def _checkout_draws(st, sh, carted, n_carted, S, W, par, out_item, out_units, out_wish):
+    """Order decisions at session end; returns the number of order lines written.
+
+    Per carted item (cart order): 1 draw (order?); if ordered: 1 draw (units), 1 draw
+    (wishlist add-on?); if an add-on: 1 draw (favourite), 1 draw (item by popularity in
+    that category), 1 draw (units).
+    """
+    p_order = W[5]
+    cat_ptr = W[7]
+    cat_items = W[8]
+    alias_prob = W[9]
+    alias_idx = W[12]
+    n = 0
+    for i in range(n_carted):
+        it = carted[i]
+        if u01(st) < p_order[it]:
+            out_item[n] = it
+            out_units[n] = _units(st, par[P_QTY])
+            out_wish[n] = False
+            n += 1
+            if u01(st) < par[P_WISH_ODDS]:
+                f = _pick_row(S[4][sh], u01(st))
+                c = S[3][sh, f]
+                w = cat_items[
+                    _pick_alias(alias_prob, alias_idx, cat_ptr[c], cat_ptr[c + 1], u01(st))
+                ]
+                out_item[n] = w
+                out_units[n] = _units(st, par[P_QTY])
+                out_wish[n] = True
+                n += 1
+    return n
+
+
+# ---------------------------------------------------------------------- offline sessions
+@njit(cache=True)
+def simulate_session(
+    s,
+    W,
+    par,
+    ipar,
+    S,
+    table,
+    win_lo,
+    win_hi,
+    log_imp,
+    record,
+    ev_aid,
+    ev_ts,
+    ev_type,
+    ev_chan,
+    ev_units,
+    ev_x,
+    ev_flag,
+    e0,
+    im_ts,
+    im_page,
+    im_pos,
+    im_aid,
+    im_prop,
+    im_rand,
+    im_click,
+    im_util,
+    im_choice,
+    i0,
+):
+    """Simulate session ``s`` under the slate table + random share; write its events.
+
+    Events with ``ts`` outside ``[win_lo[s], win_hi[s])`` are not written; once time passes
+    ``win_hi`` the session stops (trimmed, no checkout). Returns ``(n_events, n_impr, checked_out)``
+    written from offsets ``e0`` / ``i0`` and whether the checkout fell inside the window.
+    """
+    n_items = W[1].shape[0] - 1
+    d = W[0].shape[1]
+    kk = table.shape[1]
+    mm = ipar[I_M]
+    budget = S[6][s]
+    lo = win_lo[s]
+    hi = win_hi[s]
+    st = np.empty(1, np.uint64)
+    st[0] = S[7][s]
+    pst = np.empty(1, np.uint64)
+    pst[0] = mix64(S[7][s] ^ POLICY_SALT)
+    z = np.empty(d)
+    seen = np.empty(budget + 2, np.int32)
+    carted = np.empty(budget + 2, np.int32)
+    slate = np.empty(kk, np.int32)
+    probs = np.empty(kk)
+    cand = np.empty(mm, np.int32)
+    score = np.empty(mm)
+    o_item = np.empty(2 * budget + 4, np.int32)
+    o_units = np.empty(2 * budget + 4, np.int32)
+    o_wish = np.empty(2 * budget + 4, np.bool_)
+    eps = par[P_RANDOM_SHARE]
+    g = S[1][s]
+    n_ev = 0
+    n_im = 0
+
+    now = S[5][s]
+    item = _enter(st, s, z, S, W, par, ipar, cand, score)
+    chan = CH_ENTRY
+    c = W[1][item]
+    seen[0] = item
+    n_seen = 1
+    n_carted = 0
+    n_events = 1
+    if now >= hi:
+        return 0, 0, False
+    if now >= lo:
+        ev_aid[e0 + n_ev] = item
+        ev_ts[e0 + n_ev] = now
+        ev_type[e0 + n_ev] = T_CLICK
+        ev_chan[e0 + n_ev] = chan
+        if record:
+            ev_x[e0 + n_ev] = cart_logit_base(item, s, S, W, par)
+        n_ev += 1
+    carted_now, cgap = _after_view(st, item, s, z, S, W, par)
+    if carted_now:
+        now += cgap
+        n_events += 1
+        n_carted, first = _add_distinct(carted, n_carted, item)
+        if now >= hi:
+            return n_ev, n_im, False
+        if now >= lo:
+            ev_aid[e0 + n_ev] = item
+            ev_ts[e0 + n_ev] = now
+            ev_type[e0 + n_ev] = T_CART
+            ev_chan[e0 + n_ev] = chan
+            if record:
+                ev_x[e0 + n_ev] = W[11][item]
+                ev_flag[e0 + n_ev] = first
+            n_ev += 1
+    while True:
+        # the page of `item` shows a slate
+        is_random = u01(pst) < eps
+        if is_random:
+            random_slate(pst, n_items, slate)
+        else:
+            for k in range(kk):
+                slate[k] = table[item, k]
+        leaving = n_events >= budget
+        if not leaving:
+            slate_probs(slate, z, g, W, par, ipar, probs)
+        logged = log_imp[s] and now >= lo
+        if logged:
+            for k in range(kk):
+                j = i0 + n_im + k
+                im_ts[j] = now
+                im_page[j] = item
+                im_pos[j] = k + 1
+                im_aid[j] = slate[k]
+                prop = eps / n_items
+                if table[item, k] == slate[k]:
+                    prop += 1.0 - eps
+                im_prop[j] = prop
+                im_rand[j] = is_random
+                im_click[j] = False
+                if record:
+                    im_util[j] = click_utility(slate[k], z, g, W, par)
+                    im_choice[j] = not leaving
+        if leaving:
+            if logged:
+                n_im += kk
+            break
+        nxt, chan, pos, gap, c = _choose(
+            st, s, c, slate, probs, z, seen, n_seen, S, W, par, ipar, cand, score
+        )
+        if logged:
+            n_im += kk
+        now += gap
+        if now >= hi:
+            return n_ev, n_im, False
+        if logged and pos >= 0:
+            im_click[i0 + n_im - kk + pos] = True  # only clicks that are in the log
+        item = nxt
+        c = W[1][item]
+        seen[n_seen] = item
+        n_seen += 1
+        n_events += 1
+        if now >= lo:
+            ev_aid[e0 + n_ev] = item
+            ev_ts[e0 + n_ev] = now
+            ev_type[e0 + n_ev] = T_CLICK
+            ev_chan[e0 + n_ev] = chan
+            if record:
+                ev_x[e0 + n_ev] = cart_logit_base(item, s, S, W, par)
+            n_ev += 1
+        carted_now, cgap = _after_view(st, item, s, z, S, W, par)
+        if carted_now:
+            now += cgap
+            n_events += 1
+            n_carted, first = _add_distinct(carted, n_carted, item)
+            if now >= hi:
+                return n_ev, n_im, False
+            if now >= lo:
+                ev_aid[e0 + n_ev] = item
+                ev_ts[e0 + n_ev] = now
+                ev_type[e0 + n_ev] = T_CART
+                ev_chan[e0 + n_ev] = chan
+                if record:
+                    ev_x[e0 + n_ev] = W[11][item]
+                    ev_flag[e0 + n_ev] = first
+                n_ev += 1
+    # checkout
+    now += _lognormal_ms(st, par[P_CHECKOUT_MU], SMALL_GAP_SIGMA)
+    n_lines = _checkout_draws(st, s, carted, n_carted, S, W, par, o_item, o_units, o_wish)
+    if now >= hi or now < lo:
+        return n_ev, n_im, False
+    for i in range(n_lines):
+        ev_aid[e0 + n_ev] = o_item[i]
+        ev_ts[e0 + n_ev] = now
+        ev_type[e0 + n_ev] = T_ORDER
+        ev_chan[e0 + n_ev] = CH_WISHLIST if o_wish[i] else CH_ORDER
+        ev_units[e0 + n_ev] = o_units[i]
+        n_ev += 1
+    return n_ev, n_im, True
+
+
+@njit(cache=True, parallel=True)
+def simulate_batch(
+    W,
+    par,
+    ipar,
+    S,
+    table,
+    win_lo,
+    win_hi,
+    log_imp,
+    record,
+    ev_off,
+    im_off,
+    ev_aid,
+    ev_ts,
+    ev_type,
+    ev_chan,
+    ev_units,
+    ev_x,
+    ev_flag,
+    im_ts,
+    im_page,
+    im_pos,
+    im_aid,
+    im_prop,
+    im_rand,
+    im_click,
+    im_util,
+    im_choice,
+    n_ev,
+    n_im,
+    done,
+):
+    """:func:`simulate_session` for every shopper of ``S`` (``prange``), at upper-bound offsets."""
+    for s in prange(S[6].shape[0]):
+        a, b, c = simulate_session(
+            s,
+            W,
+            par,
+            ipar,
+            S,
+            table,
+            win_lo,
+            win_hi,
+            log_imp,
+            record,
+            ev_aid,
+            ev_ts,
+            ev_type,
+            ev_chan,
+            ev_units,
+            ev_x,
+            ev_flag,
+            ev_off[s],
+            im_ts,
+            im_page,
+            im_pos,
+            im_aid,
+            im_prop,
+            im_rand,
+            im_click,
+            im_util,
+            im_choice,
+            im_off[s],
+        )
+        n_ev[s] = a
+        n_im[s] = b
+        done[s] = c
+
+
+# ---------------------------------------------------------------------- online sessions
+@njit(cache=True, parallel=True)
+def online_start(
+    rows,
+    pop_idx,
+    S,
+    W,
+    par,
+    ipar,
+    sh_idx,
+    z,
+    cur,
+    cat,
+    now,
+    n_events,
+    n_seen,
+    n_carted,
+    seen,
+    seen_chan,
+    carted,
+    st,
+    hist,
+    out_aid,
+    out_ts,
+    out_cart,
+    out_cart_ts,
+):
+    """Open sessions of population rows ``pop_idx[i]`` in slots ``rows[i]``: landing view + cart."""
+    mm = ipar[I_M]
+    hl = hist.shape[1]
+    for i in prange(rows.shape[0]):
+        b = rows[i]
+        s = pop_idx[i]
+        sh_idx[b] = s
+        st[b] = S[7][s]
+        cand = np.empty(mm, np.int32)
+        score = np.empty(mm)
+        stv = st[b : b + 1]
+        zb = z[b]
+        item = _enter(stv, s, zb, S, W, par, ipar, cand, score)
+        t = S[5][s]
+        cur[b] = item
+        cat[b] = W[1][item]
+        seen[b, 0] = item
+        seen_chan[b, 0] = CH_ENTRY
+        n_seen[b] = 1
+        n_carted[b] = 0
+        n_events[b] = 1
+        for k in range(hl - 1):
+            hist[b, k] = 0
+        hist[b, hl - 1] = item
+        out_aid[i] = item
+        out_ts[i] = t
+        carted_now, cgap = _after_view(stv, item, s, zb, S, W, par)
+        out_cart[i] = carted_now
+        if carted_now:
+            t += cgap
+            n_events[b] += 1
+            carted[b, 0] = item
+            n_carted[b] = 1
+        out_cart_ts[i] = t
+        now[b] = t
+
+
+@njit(cache=True, parallel=True)
+def online_step(
+    rows,
+    slates,
+    S,
+    W,
+    par,
+    ipar,
+    sh_idx,
+    z,
+    cur,
+    cat,
+    now,
+    n_events,
+    n_seen,
+    n_carted,
+    seen,
+    seen_chan,
+    carted,
+    st,
+    hist,
+    expected,
+    out_slate_ts,
+    out_page,
+    out_pos,
+    out_next,
+    out_next_ts,
+    out_chan,
+    out_cart,
+    out_cart_ts,
+    out_done,
+    p_click,
+    p_cart,
+    p_order,
+):
+    """Show ``slates[i]`` on the current page of slot ``rows[i]`` and advance it one view.
+
+    ``out_pos[i]``: -2 the shopper leaves (session over), -1 organic, k >= 0 the clicked
+    position (0-based). With ``expected`` the exact per-impression probabilities of a
+    click, a click followed by a cart on that page, and that cart converting to an order
+    are written to ``p_click/p_cart/p_order[i]`` (zeros on a leaving page).
+    """
+    kk = slates.shape[1]
+    mm = ipar[I_M]
+    hl = hist.shape[1]
+    p_ord = W[5]
+    for i in prange(rows.shape[0]):
+        b = rows[i]
+        s = sh_idx[b]
+        g = S[1][s]
+        stv = st[b : b + 1]
+        zb = z[b]
+        slate = slates[i]
+        probs = np.empty(kk)
+        cand = np.empty(mm, np.int32)
+        score = np.empty(mm)
+        out_slate_ts[i] = now[b]
+        out_page[i] = n_seen[b] - 1
+        leaving = n_events[b] >= S[6][s]
+        if leaving:
+            out_pos[i] = -2
+            out_done[i] = True
+            out_next[i] = 0
+            out_next_ts[i] = now[b]
+            out_chan[i] = -1
+            out_cart[i] = False
+            out_cart_ts[i] = now[b]
+            if expected:
+                for k in range(kk):
+                    p_click[i, k] = 0.0
+                    p_cart[i, k] = 0.0
+                    p_order[i, k] = 0.0
+            continue
+        slate_probs(slate, zb, g, W, par, ipar, probs)
+        if expected:
+            for k in range(kk):
+                it = slate[k]
+                pc = _sigmoid(par[P_C0] + cart_logit_base(it, s, S, W, par))
+                p_click[i, k] = probs[k]
+                p_cart[i, k] = probs[k] * pc
+                p_order[i, k] = probs[k] * pc * p_ord[it]
+        nxt, chan, pos, gap, _c = _choose(
+            stv, s, cat[b], slate, probs, zb, seen[b], n_seen[b], S, W, par, ipar, cand, score
+        )
+        t = now[b] + gap
+        cur[b] = nxt
+        cat[b] = W[1][nxt]
+        seen[b, n_seen[b]] = nxt
+        seen_chan[b, n_seen[b]] = chan
+        n_seen[b] += 1
+        n_events[b] += 1
+        for k in range(hl - 1):
+            hist[b, k] = hist[b, k + 1]
+        hist[b, hl - 1] = nxt
+        out_pos[i] = pos
+        out_next[i] = nxt
+        out_next_ts[i] = t
+        out_chan[i] = chan
+        out_done[i] = False
+        carted_now, cgap = _after_view(stv, nxt, s, zb, S, W, par)
+        out_cart[i] = carted_now
+        if carted_now:
+            t += cgap
+            n_events[b] += 1
+            nc, _first = _add_distinct(carted[b], n_carted[b], nxt)
+            n_carted[b] = nc
+        out_cart_ts[i] = t
+        now[b] = t
+
+
+@njit(cache=True, parallel=True)
+def online_expected(rows, slates, S, W, par, ipar, sh_idx, z, n_events, p_click, p_cart, p_order):
+    """Exact per-impression probabilities for the current states, without advancing."""
+    kk = slates.shape[1]
+    p_ord = W[5]
+    for i in prange(rows.shape[0]):
+        b = rows[i]
+        s = sh_idx[b]
+        if n_events[b] >= S[6][s]:
+            for k in range(kk):
+                p_click[i, k] = 0.0
+                p_cart[i, k] = 0.0
+                p_order[i, k] = 0.0
+            continue
+        probs = np.empty(kk)
+        slate_probs(slates[i], z[b], S[1][s], W, par, ipar, probs)
+        for k in range(kk):
+            it = slates[i, k]
+            pc = _sigmoid(par[P_C0] + cart_logit_base(it, s, S, W, par))
+            p_click[i, k] = probs[k]
+            p_cart[i, k] = probs[k] * pc
+            p_order[i, k] = probs[k] * pc * p_ord[it]
+
+
+@njit(cache=True)
+def online_checkout(
+    rows,
+    S,
+    W,
+    par,
+    sh_idx,
+    now,
+    n_seen,
+    n_carted,
+    seen,
+    seen_chan,
+    carted,
+    st,
+    out_off,
+    out_row,
+    out_aid,
+    out_ts,
+    out_units,
+    out_wish,
+    out_rec,
+):
+    """Checkout of finished slots ``rows``; order lines written from ``out_off[i]``.
+
+    Returns the number of lines of each row (int64[len(rows)]); ``out_rec`` flags lines
+    whose item was clicked from the widget earlier in the session.
+    """
+    counts = np.zeros(rows.shape[0], np.int64)
+    for i in range(rows.shape[0]):
+        b = rows[i]
+        s = sh_idx[b]
+        nc = n_carted[b]
+        stv = st[b : b + 1]
+        o_item = np.empty(2 * nc + 2, np.int32)
+        o_units = np.empty(2 * nc + 2, np.int32)
+        o_wish = np.empty(2 * nc + 2, np.bool_)
+        t = now[b] + _lognormal_ms(stv, par[P_CHECKOUT_MU], SMALL_GAP_SIGMA)
+        n = _checkout_draws(stv, s, carted[b], nc, S, W, par, o_item, o_units, o_wish)
+        base = out_off[i]
+        for j in range(n):
+            it = o_item[j]
+            rec = False
+            for m in range(n_seen[b]):
+                if seen[b, m] == it and seen_chan[b, m] == CH_REC:
+                    rec = True
+                    break
+            out_row[base + j] = i
+            out_aid[base + j] = it
+            out_ts[base + j] = t
+            out_units[base + j] = o_units[j]
+            out_wish[base + j] = o_wish[j]
+            out_rec[base + j] = rec
+        counts[i] = n
+        now[b] = t
+    return counts
