@@ -79,3 +79,38 @@ def synth() -> Callable[..., pd.DataFrame]:
 def synth_truth() -> dict[str, float]:
     """Closed-form population values of the synthetic shoppers."""
     return {"ctr": TRUE_CTR, "post_click_cvr": TRUE_CVR}
+
+
+# ---------------------------------------------------------------------------- a tiny shop
+TINY_SHOP = {
+    "n_items": 300,
+    "n_categories": 8,
+    "sessions_per_day": 100.0,
+    "burn_in_days": 1,
+    "train_days": 2,
+    "test_days": 1,
+    "calibration_sessions": 300,
+    "calibration_rounds": 1,
+    "logging_history_sessions": 300,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_world():
+    from paretoalign.world import ShopConfig, World
+
+    return World.build(ShopConfig(**TINY_SHOP))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_world):
+    import torch
+
+    from paretoalign.model import PreferenceRecommender
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5)
+        model = PreferenceRecommender(
+            tiny_world.n_items, ("clicks", "orders"), hidden_size=16, num_layers=1, max_len=50
+        )
+    return model.eval()

@@ -19,6 +19,8 @@ STEPS: dict[str, str] = {
     "align": "paretoalign.cli.align",
     "bench": "paretoalign.cli.bench",
     "train": "paretoalign.cli.train",
+    "front": "paretoalign.cli.front",
+    "experiment": "paretoalign.cli.experiment",
 }
 
 app = typer.Typer(

@@ -59,7 +59,8 @@ class Arm:
     pi : tuple of float or None
         The preference point of model arms.
     popularity_penalty : float
-        ``α`` in standardised units (see :mod:`paretoalign.front.policies`), 0 for none.
+        Raw coefficient ``c`` of the popularity penalty (the score is
+        ``h·e_j − c·ln(1 + clicks_j)``, see :mod:`paretoalign.front.policies`); 0 for none.
     point : int or None
         Index of the front point (row of ``front.parquet``) for ``variant == "front"``.
     metrics : dict

@@ -51,6 +51,7 @@ import pandas as pd
 from paretoalign.online.stats import (
     RatioEstimate,
     compare_to_control,
+    holm_adjust,
     omnibus_equality_test,
     ratio_estimate,
 )
@@ -221,8 +222,6 @@ def uplift_table(kpi_table: pd.DataFrame, control: str, *, alpha: float = 0.05) 
     ValueError
         If ``control`` is not a group of the table.
     """
-    from statsmodels.stats.multitest import multipletests
-
     if control not in set(kpi_table["group"]):
         raise ValueError(f"control group {control!r} is not in the KPI table")
     ctrl = kpi_table[kpi_table["group"] == control].set_index(["day", "kpi"])
@@ -249,12 +248,7 @@ def uplift_table(kpi_table: pd.DataFrame, control: str, *, alpha: float = 0.05) 
         return out
     out["p_holm"] = np.nan
     for _, idx in out.groupby(["day", "kpi"]).groups.items():
-        p = out.loc[idx, "p_value"].to_numpy()
-        ok = np.isfinite(p)
-        if ok.any():
-            adjusted = np.full(len(p), np.nan)
-            adjusted[ok] = multipletests(p[ok], alpha=alpha, method="holm")[1]
-            out.loc[idx, "p_holm"] = adjusted
+        out.loc[idx, "p_holm"] = holm_adjust(out.loc[idx, "p_value"].to_numpy())
     out["significant"] = out["p_holm"] < alpha
     return out
 

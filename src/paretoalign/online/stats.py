@@ -214,6 +214,31 @@ def omnibus_equality_test(estimates: Sequence[RatioEstimate]) -> tuple[float, in
     return stat, dof, float(chi2.sf(stat, dof))
 
 
+def holm_adjust(p_values: Any) -> np.ndarray:
+    r"""Holm's step-down adjusted p-values (family-wise error control).
+
+    With the ``m`` p-values sorted ascending, :math:`p_{(1)} \le \dots \le p_{(m)}`,
+    :math:`\tilde p_{(i)} = \min\big(1, \max_{j \le i} (m - j + 1)\, p_{(j)}\big)`,
+    returned in the input order. NaN entries are left out of the family and stay NaN.
+    (Equal to ``statsmodels.stats.multitest.multipletests(p, method="holm")[1]``, which
+    runs a full garbage collection per call — seconds in a process holding a model.)
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    if p.ndim != 1:
+        raise ValueError("p_values must be 1-D")
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if len(ok) == 0:
+        return out
+    if np.any((p[ok] < 0) | (p[ok] > 1)):
+        raise ValueError("p-values must lie in [0, 1]")
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    scaled = (m - np.arange(m)) * p[order]
+    out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return out
+
+
 @dataclass(frozen=True)
 class SampleRatioCheck:
     """Result of the sample-ratio-mismatch test."""

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from paretoalign.front.policies import (
+    ConditionedPolicy,
+    GroupRouter,
+    ModelServer,
+    exclusion_csr,
+    item_log_popularity,
+    popularity_penalty_scale,
+)
+from paretoalign.ranking import topk_numpy
+
+PI_A = (0.8, 0.1, 0.1)
+PI_B = (0.1, 0.1, 0.8)
+
+
+def _full_states(model, history, pi):
+    with torch.inference_mode():
+        x = torch.from_numpy(history.astype(np.int64))
+        return model.encode(x, torch.tensor(pi, dtype=torch.float32))[:, -1].numpy()
+
+
+def test_trimmed_encoding_equals_the_full_width_encoder(small_model, histories):
+    server = ModelServer(small_model, batch_size=64)
+    ours = server.encode_last(histories, PI_A)
+    np.testing.assert_allclose(ours, _full_states(small_model, histories, PI_A), atol=2e-5)
+
+
+def test_per_row_pi_equals_separate_calls(small_model, histories):
+    server = ModelServer(small_model)
+    pis = np.array([PI_A, PI_B] * (len(histories) // 2), dtype=np.float32)
+    mixed = server.encode_last(histories, pis)
+    np.testing.assert_allclose(mixed[0::2], server.encode_last(histories[0::2], PI_A), atol=2e-5)
+    np.testing.assert_allclose(mixed[1::2], server.encode_last(histories[1::2], PI_B), atol=2e-5)
+
+
+def test_recommend_equals_brute_force_ranking(small_model, histories):
+    policy = ConditionedPolicy(small_model, PI_A)
+    ids = policy.recommend(histories, 12)
+    states = _full_states(small_model, histories, PI_A)
+    items = small_model.item_embeddings().detach().numpy()
+    _, ref = topk_numpy(np.ascontiguousarray(states), items, 12)
+    # the trimmed encoder may differ in the last float bits: compare scores, not ids
+    scores = np.take_along_axis(states @ items.T, ids, axis=1)
+    ref_scores = np.take_along_axis(states @ items.T, ref, axis=1)
+    np.testing.assert_allclose(scores, ref_scores, atol=1e-4)
+    assert (np.mean(ids == ref)) > 0.99
+    assert ids.dtype == np.int32 and ids.shape == (len(histories), 12)
+    assert ids.min() >= 1
+
+
+def test_different_pi_give_different_slates(small_model, histories):
+    a = ConditionedPolicy(small_model, PI_A).recommend(histories, 12)
+    b = ConditionedPolicy(small_model, PI_B).recommend(histories, 12)
+    assert np.mean(np.any(a != b, axis=1)) > 0.5
+
+
+@pytest.mark.parametrize("exclude", ["current", "history"])
+def test_exclusion_is_respected(small_model, histories, exclude):
+    ids = ConditionedPolicy(small_model, PI_A, exclude=exclude).recommend(histories, 12)
+    for row, hist in zip(ids, histories):
+        banned = {int(hist[-1])} if exclude == "current" else set(hist[hist > 0].tolist())
+        banned.discard(0)
+        assert not banned & set(row.tolist())
+
+
+def test_exclusion_csr():
+    h = np.array([[0, 0, 3], [0, 0, 0], [5, 6, 5]], np.int32)
+    ptr, ids = exclusion_csr(h, "history")
+    assert ptr.tolist() == [0, 1, 1, 4] and ids.tolist() == [3, 5, 6, 5]
+    ptr, ids = exclusion_csr(h, "current")
+    assert ptr.tolist() == [0, 1, 1, 2] and ids.tolist() == [3, 5]
+    assert exclusion_csr(h, "none") is None
+    with pytest.raises(ValueError, match="exclude"):
+        exclusion_csr(h, "all")
+
+
+def test_popularity_penalty_ranks_by_penalised_score(small_model, histories, rng):
+    counts = rng.integers(0, 1000, small_model.n_items + 1)
+    pop = np.log1p(counts).astype(np.float32)
+    pop[0] = 0
+    server = ModelServer(small_model, item_log_popularity=pop)
+    coef = 0.5 * popularity_penalty_scale(server, histories, PI_A)
+    ids = ConditionedPolicy(server, PI_A, popularity_coef=coef).recommend(histories, 12)
+    states = server.encode_last(histories, PI_A)
+    penalised = states @ server.items.T - coef * pop[None, :]
+    penalised[:, 0] = -np.inf
+    got = np.take_along_axis(penalised, ids, axis=1)
+    best = -np.sort(-penalised, axis=1)[:, :12]
+    np.testing.assert_allclose(got, best, atol=1e-4)
+    plain = ConditionedPolicy(server, PI_A).recommend(histories, 12)
+    assert pop[ids].mean() < pop[plain].mean()
+
+
+def test_item_log_popularity_counts_clicks():
+    from paretoalign.data import SessionLog
+
+    log = SessionLog.from_arrays([0, 3, 4], [1, 2, 1, 1], [0, 1, 2, 0], [0, 0, 2, 0], n_items=3)
+    np.testing.assert_allclose(item_log_popularity(log), np.log1p([0, 2, 1, 0]), rtol=1e-6)
+
+
+def test_router_matches_each_arm(small_model, histories):
+    server = ModelServer(small_model)
+    arms = [
+        ConditionedPolicy(server, PI_A),
+        ConditionedPolicy(server, PI_B),
+        SimpleNamespace(
+            recommend=lambda h, k: np.tile(np.arange(1, k + 1, dtype=np.int32), (len(h), 1))
+        ),
+        lambda state: np.full((len(state.shopper_id), 12), 7, np.int32),
+    ]
+    shoppers = np.arange(len(histories), dtype=np.int64) + 100
+    group_of = lambda sid: (sid % 4).astype(np.int64)  # noqa: E731
+    state = SimpleNamespace(shopper_id=shoppers, history=histories)
+
+    def take(s, rows):
+        return SimpleNamespace(shopper_id=s.shopper_id[rows], history=s.history[rows])
+
+    router = GroupRouter(group_of, arms, 12, take_rows=take)
+    out = router(state)
+    g = group_of(shoppers)
+    for j in range(2):
+        np.testing.assert_array_equal(out[g == j], arms[j].recommend(histories[g == j], 12))
+    assert (out[g == 2] == np.arange(1, 13)).all()
+    assert (out[g == 3] == 7).all()
+    assert router.timing["model"] > 0
+
+
+def test_router_validation(small_model):
+    server = ModelServer(small_model)
+    other = ModelServer(small_model)
+    with pytest.raises(ValueError, match="share one ModelServer"):
+        GroupRouter(
+            lambda s: s, [ConditionedPolicy(server, PI_A), ConditionedPolicy(other, PI_B)], 12
+        )
+    with pytest.raises(ValueError, match="exclude rule"):
+        GroupRouter(
+            lambda s: s,
+            [ConditionedPolicy(server, PI_A), ConditionedPolicy(server, PI_B, exclude="history")],
+            12,
+        )
+    router = GroupRouter(lambda s: s * 0 + 5, [ConditionedPolicy(server, PI_A)], 12)
+    with pytest.raises(ValueError, match="outside"):
+        router(SimpleNamespace(shopper_id=np.array([1]), history=np.zeros((1, 50), np.int32)))
+    with pytest.raises(ValueError, match="at least one arm"):
+        GroupRouter(lambda s: s, [], 12)
+
+
+def test_input_validation(small_model, histories):
+    policy = ConditionedPolicy(small_model, PI_A)
+    with pytest.raises(TypeError, match="integer"):
+        policy.recommend(histories.astype(np.float32), 12)
+    with pytest.raises(ValueError, match="L = 50"):
+        policy.recommend(histories[:, :10], 12)
+    with pytest.raises(ValueError, match=r"0\.\.300"):
+        policy.recommend(histories + 1000, 12)
+    with pytest.raises(ValueError, match="k must be"):
+        policy.recommend(histories, 0)
+    with pytest.raises(ValueError, match="sum to 1"):
+        ConditionedPolicy(small_model, (0.5, 0.2, 0.2))
+    with pytest.raises(ValueError, match="shape"):
+        ConditionedPolicy(small_model, (0.5, 0.5))
+    with pytest.raises(ValueError, match="item_log_popularity"):
+        ConditionedPolicy(small_model, PI_A, popularity_coef=1.0)
+    assert policy.recommend(histories[:0], 5).shape == (0, 5)
