@@ -216,3 +216,17 @@ def test_reference_agrees_on_hand_example():
     got = as_dict(evaluate(IDS, TARGETS, cart_label=CART, order_label=ORDER, k=3, n_items=10))
     for name, value in got.items():
         assert ref[name.split("@")[0]] == pytest.approx(value, abs=1e-15)
+
+
+@pytest.mark.parametrize("k", [31, 32, 33, 64, 70])
+def test_lists_longer_than_one_bit_mask(rng, k):
+    """Ranks are found 32 columns at a time; lists of any length agree with the reference."""
+    n_items = 90
+    ids = rng.integers(1, n_items + 1, (3000, 72)).astype(np.int32)  # repeats allowed
+    ids[:100, 60:] = -1  # short lists
+    targets = rng.integers(1, n_items + 1, 3000).astype(np.int32)
+    order = (rng.random(3000) < 0.3).astype(np.int8)
+    got = as_dict(evaluate(ids, targets, order_label=order, k=k, n_items=n_items))
+    ref = reference_metrics(ids, targets, order_label=order, k=k, n_items=n_items)
+    for name, value in got.items():
+        assert value == pytest.approx(ref[name.split("@")[0]], rel=1e-12, abs=1e-15), name

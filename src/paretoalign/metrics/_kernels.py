@@ -67,20 +67,6 @@ def _add_compensated(total, compensation, x):
 
 
 @njit(cache=True)
-def _id_range(flat):
-    """``(min, max, min |v|)`` of a flat block of ids (vectorised reductions)."""
-    lowest = np.int32(2147483647)
-    highest = np.int32(-2147483648)
-    smallest_abs = np.int32(2147483647)
-    for e in range(flat.shape[0]):
-        v = flat[e]
-        lowest = min(lowest, v)
-        highest = max(highest, v)
-        smallest_abs = min(smallest_abs, abs(v))
-    return lowest, highest, smallest_abs
-
-
-@njit(cache=True)
 def _row_id_code(row, n_items):
     """Validation code of one row of ids: -1 only as trailing padding, others in 1..n."""
     padded = False
@@ -95,48 +81,56 @@ def _row_id_code(row, n_items):
     return OK
 
 
-@njit(cache=True)
-def _row_rank(row, target, k):
-    """0-based rank of ``target`` among ``row[:k]`` (first occurrence), -1 if absent.
+#: de Bruijn table: index of the single set bit ``b`` of a 32-bit word is
+#: ``_DE_BRUIJN_32[((b * 0x077CB531) mod 2**32) >> 27]``.
+_DE_BRUIJN_32 = np.array(
+    [0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8,
+     31, 27, 13, 23, 21, 19, 16, 7, 26, 12, 18, 6, 11, 5, 10, 9],
+    dtype=np.int64,
+)  # fmt: skip
 
-    Counts the matches and sums their columns in one branch-free (vectorisable) loop;
-    only a row holding the target twice needs the second, scanning loop.
+
+@njit(cache=True)
+def _lowest_set_bit(bits):
+    """Index of the lowest set bit of a non-zero 32-bit word (held in an unsigned int)."""
+    lowest = bits & (~bits + np.uint32(1))
+    return _DE_BRUIJN_32[((lowest * np.uint32(0x077CB531)) & np.uint32(0xFFFFFFFF)) >> 27]
+
+
+@njit(cache=True)
+def _row_rank_short(row, target, k):
+    """0-based rank of ``target`` among ``row[:k]``, ``k <= 32`` (first match), -1 if absent.
+
+    The comparisons are packed into a 32-bit mask in one branch-free (vectorised) loop;
+    the lowest set bit is the first match.
     """
-    matches = 0
-    column_sum = 0
+    bits = np.uint32(0)
     for j in range(k):
-        equal = row[j] == target
-        matches += equal
-        column_sum += equal * j
-    if matches == 0:
+        bits |= np.uint32(row[j] == target) << np.uint32(j)
+    if bits == 0:
         return -1
-    if matches == 1:
-        return column_sum
-    for j in range(k):
-        if row[j] == target:
-            return j
-    return -1
+    return _lowest_set_bit(bits)
 
 
 @njit(cache=True)
-def _label_max(labels):
-    """Largest label of a block read as unsigned bytes (> 1 means a value other than 0/1)."""
-    largest = np.uint8(0)
-    for e in range(labels.shape[0]):
-        largest = max(largest, np.uint8(labels[e]))
-    return largest
-
-
-@njit(cache=True)
-def _target_range(targets):
-    """``(min, max)`` of a block of targets."""
-    lowest = np.int32(2147483647)
-    highest = np.int32(-2147483648)
-    for e in range(targets.shape[0]):
-        v = targets[e]
-        lowest = min(lowest, v)
-        highest = max(highest, v)
+def _block_range(values):
+    """``(min, max)`` of a contiguous 1-D block (one long, vectorised loop)."""
+    lowest = values[0]
+    highest = values[0]
+    for e in range(1, values.shape[0]):
+        lowest = min(lowest, values[e])
+        highest = max(highest, values[e])
     return lowest, highest
+
+
+@njit(cache=True)
+def _row_rank_long(row, target, k):
+    """:func:`_row_rank_short` for any ``k``, 32 columns at a time."""
+    for j0 in range(0, k, 32):
+        rank = _row_rank_short(row[j0:], target, min(32, k - j0))
+        if rank >= 0:
+            return j0 + rank
+    return -1
 
 
 @njit(cache=True)
@@ -159,7 +153,6 @@ def _row_code(ids, targets, cart, order, mask, has_cart, has_order, has_mask, n_
 @njit(cache=True)
 def _standard_segment(
     ids,
-    flat,
     targets,
     cart,
     order,
@@ -177,13 +170,12 @@ def _standard_segment(
 ):
     """Sum the standard statistics of rows ``start..stop-1`` into ``out`` (float64[8]).
 
-    Every value is validated on the way, per sub-block of :data:`SUB_BLOCK` rows while
-    it sits in cache: vectorised min/max reductions over its ids, targets and labels
-    decide whether the sub-block can hold a bad value (or ``-1`` padding, whose order
-    must be checked), and only then does the per-row check run. Returns
-    ``(first_bad_row, code)``; ``(-1, OK)`` when every value is valid.
+    Rows go in sub-blocks of :data:`SUB_BLOCK`. Every value is validated on the way:
+    vectorised min/max passes over the sub-block's ids, targets and labels, and only a
+    sub-block whose ranges leave the valid values (or hold ``-1`` padding, whose order
+    must be checked) sends the per-row check from there on. Float sums are plain within a sub-block and compensated across
+    sub-blocks. Returns ``(first_bad_row, code)``; ``(-1, OK)`` when all is valid.
     """
-    width = ids.shape[1]
     n_pos = 0
     hits = 0
     cart_n = 0
@@ -196,43 +188,71 @@ def _standard_segment(
     dcg_c = 0.0
     bad_row = -1
     bad_code = OK
+    first_suspicious = -1
+    width = ids.shape[1]
+    flat = ids.reshape(-1)
     for r0 in range(start, stop, SUB_BLOCK):
         r1 = min(stop, r0 + SUB_BLOCK)
-        lowest, highest, smallest_abs = _id_range(flat[r0 * width : r1 * width])
-        t_low, t_high = _target_range(targets[r0:r1])
-        suspicious = (
-            lowest < 0
-            or smallest_abs == 0
-            or highest > n_items
-            or t_low < 1
-            or t_high > n_items
-            or (has_cart and _label_max(cart[r0:r1]) > 1)
-            or (has_order and _label_max(order[r0:r1]) > 1)
-        )
-        if suspicious and bad_row < 0:
-            for p in range(r0, r1):
-                code = _row_code(
-                    ids, targets, cart, order, mask, has_cart, has_order, has_mask, n_items, p
-                )
-                if code != OK:
-                    bad_row = p
-                    bad_code = code
-                    break
-        for p in range(r0, r1):
-            if has_mask and not mask[p]:
+        # Sub-block views indexed from 0: provably non-negative indices, so LLVM drops
+        # the wrap-around handling of negative indices.
+        block = ids[r0:r1]
+        block_targets = targets[r0:r1]
+        block_cart = cart[r0:r1] if has_cart else cart
+        block_order = order[r0:r1] if has_order else order
+        block_mask = mask[r0:r1] if has_mask else mask
+        # Validation by ranges: one long vectorised pass over the sub-block's ids (which
+        # also brings them into cache for the rows below) and its targets and labels.
+        ids_low, ids_high = _block_range(flat[r0 * width : r1 * width])
+        targets_low, targets_high = _block_range(block_targets)
+        labels_high = 0
+        if has_cart:
+            labels_high = max(labels_high, _block_range(block_cart.view(np.uint8))[1])
+        if has_order:
+            labels_high = max(labels_high, _block_range(block_order.view(np.uint8))[1])
+        block_recip = 0.0
+        block_dcg = 0.0
+        for p in range(r1 - r0):
+            row = block[p]
+            target = block_targets[p]
+            c = block_cart[p] if has_cart else np.int8(0)
+            o = block_order[p] if has_order else np.int8(0)
+            if has_mask and not block_mask[p]:
                 continue
-            rank = _row_rank(ids[p], targets[p], k)
-            c = cart[p] if has_cart else np.int8(0)
-            o = order[p] if has_order else np.int8(0)
+            if k <= 32:
+                rank = _row_rank_short(row, target, k)
+            else:
+                rank = _row_rank_long(row, target, k)
             n_pos += 1
             cart_n += c
             order_n += o
             if rank >= 0:
                 hits += 1
-                recip_rank, recip_rank_c = _add_compensated(recip_rank, recip_rank_c, recip[rank])
-                dcg, dcg_c = _add_compensated(dcg, dcg_c, discount[rank])
+                block_recip += recip[rank]
+                block_dcg += discount[rank]
                 cart_hits += c
                 order_hits += o
+        recip_rank, recip_rank_c = _add_compensated(recip_rank, recip_rank_c, block_recip)
+        dcg, dcg_c = _add_compensated(dcg, dcg_c, block_dcg)
+        suspicious = (
+            ids_low < 1
+            or ids_high > n_items
+            or targets_low < 1
+            or targets_high > n_items
+            or labels_high > 1
+        )
+        if suspicious and first_suspicious < 0:
+            first_suspicious = r0
+    # The per-row check runs after the main loop, from the first suspicious sub-block on
+    # (keeping it out of the loop keeps the loop fast: measured 1.3x).
+    if first_suspicious >= 0:
+        for p in range(first_suspicious, stop):
+            code = _row_code(
+                ids, targets, cart, order, mask, has_cart, has_order, has_mask, n_items, p
+            )
+            if code != OK:
+                bad_row = p
+                bad_code = code
+                break
     out[N_POS] = n_pos
     out[HITS] = hits
     out[RECIP_RANK] = recip_rank + recip_rank_c
@@ -375,11 +395,9 @@ def standard_sums(
     n_seg = len(seg_ptr) - 1
     out = np.zeros((n_seg, N_STANDARD), dtype=np.float64)
     bad = np.empty((n_seg, 2), dtype=np.int64)
-    flat = ids.reshape(-1)
     for s in prange(n_seg):
         row, code = _standard_segment(
             ids,
-            flat,
             targets,
             cart,
             order,
@@ -461,11 +479,9 @@ def standard_sums_serial(
     n_seg = len(seg_ptr) - 1
     out = np.zeros((n_seg, N_STANDARD), dtype=np.float64)
     bad = np.empty((n_seg, 2), dtype=np.int64)
-    flat = ids.reshape(-1)
     for s in range(n_seg):
         row, code = _standard_segment(
             ids,
-            flat,
             targets,
             cart,
             order,
