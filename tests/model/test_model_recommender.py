@@ -10,6 +10,7 @@ import torch
 
 from paretoalign.model import PreferenceRecommender, load_model, save_model
 from paretoalign.model.backbones import attention_mask
+from paretoalign.model.recommender import first_real_column
 
 N_ITEMS, L, D = 30, 6, 8
 
@@ -177,3 +178,17 @@ def test_save_and_load_round_trip(tmp_path, backbone):
 def test_load_model_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"model\.json"):
         load_model(tmp_path)
+
+
+@pytest.mark.parametrize("backbone", ["transformer", "gru"])
+def test_trimming_common_left_padding_keeps_real_states(backbone):
+    model = make(backbone)
+    inputs = torch.tensor([[0, 0, 0, 3, 4, 5], [0, 0, 0, 0, 2, 6], [0, 0, 0, 0, 0, 0]])
+    pi = PI[None].expand(3, -1)
+    with torch.no_grad():
+        trimmed = model.encode(inputs, PI)
+        full = model.encode_unchecked(inputs, pi)
+    real = inputs != 0
+    torch.testing.assert_close(trimmed[real], full[real])
+    assert (trimmed[:, :3] == 0).all()  # the cut columns come back as zeros
+    assert first_real_column(inputs) == 3 and first_real_column(torch.zeros(2, 4)) == 3

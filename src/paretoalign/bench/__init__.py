@@ -17,4 +17,5 @@ __all__ = ["BenchResult", "machine_info", "time_runs", "write_bench_json"]
 TASKS: dict[str, str] = {
     "data": "paretoalign.bench.data",
     "metrics": "paretoalign.bench.metrics",
+    "train": "paretoalign.bench.train",
 }

@@ -27,6 +27,11 @@ the model engineer's report and the book's training chapter):
 * ``shuffle`` (reference: chronological file order).
 * ``drop_short_sessions`` (reference: sessions with fewer than two clicks stay in the
   batch with an all-zero mask; they contribute nothing but padding).
+* ``length_bucketing`` (reference: batches in file order): sessions of similar length
+  share a batch, so the backbone encodes little padding; with it ``normalise_by = "mean"``
+  divides every batch's loss by the *mean* number of real positions per batch, so a
+  position weighs the same in a batch of short sessions as in one of long sessions
+  (the reference divides by the batch's own count).
 * ``hidden_size`` 64, ``num_layers`` 2, ``epochs`` small: CPU budgets of the profiles.
 """
 
@@ -78,6 +83,8 @@ MULTITRON_DEFAULTS: dict[str, Any] = {
     "shuffle": False,
     "drop_last": True,
     "drop_short_sessions": False,
+    "length_bucketing": False,
+    "normalise_by": "batch",
     "precision": "fp16",
 }
 
@@ -134,7 +141,7 @@ class TrainConfig(BaseModel):
     epochs: float = Field(1.0, gt=0.0, description="passes over the train sessions")
     max_steps: int | None = Field(None, ge=1, description="stop after this many steps")
     lr: float = Field(2e-3, gt=0.0)
-    warmup_steps: int = Field(100, ge=0)
+    warmup_steps: int = Field(20, ge=0)
     schedule: Literal["constant", "cosine"] = "cosine"
     min_lr_ratio: float = Field(0.05, ge=0.0, le=1.0, description="final lr / lr (cosine)")
     weight_decay: float = Field(0.0, ge=0.0, description="Adam L2 penalty (0: plain Adam)")
@@ -142,6 +149,14 @@ class TrainConfig(BaseModel):
     shuffle: bool = Field(True, description="seeded permutation per epoch (else file order)")
     drop_last: bool = True
     drop_short_sessions: bool = Field(True, description="skip sessions with < 2 clicks")
+    length_bucketing: bool = Field(
+        True, description="batch sessions of similar length (less padding to encode)"
+    )
+    normalise_by: Literal["batch", "mean"] = Field(
+        "mean",
+        description="loss divisor: the batch's real positions (MultiTRON) or their "
+        "mean over the data (equal weight per position across batches)",
+    )
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="autocast dtype on CUDA; CPU always trains in fp32"
     )

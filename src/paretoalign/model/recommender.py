@@ -22,7 +22,20 @@ from torch import nn
 
 from paretoalign.model.backbones import GRUBackbone, PreferenceAdapter, TransformerBackbone
 
-__all__ = ["ModelSpec", "PreferenceRecommender"]
+__all__ = ["ModelSpec", "PreferenceRecommender", "first_real_column"]
+
+
+def first_real_column(inputs: torch.Tensor) -> int:
+    """Index of the first column holding a real item in any row (``L - 1`` if none).
+
+    Columns before it are padding in every row of a left-padded batch and can be cut
+    without changing the states of real positions (see :meth:`PreferenceRecommender.encode`).
+    """
+    length = inputs.shape[1]
+    if length == 0:
+        return 0
+    used = torch.nonzero((inputs != 0).any(dim=0))
+    return int(used[0, 0]) if used.numel() else length - 1
 
 
 class ModelSpec(BaseModel):
@@ -133,17 +146,35 @@ class PreferenceRecommender(nn.Module):
         -------
         Tensor[B, L, d]
             ``h_t`` depends on ``inputs[:, :t+1]`` and π only. Rows of padding positions
-            are defined but meaningless.
+            are meaningless (zero in the leading columns that are padding in every row).
+
+        Notes
+        -----
+        Leading columns that are padding in *every* row are cut before the backbone runs
+        (:func:`first_real_column`): a real position attends only to real positions, and
+        positions are indexed from the end, so the states of real positions are the
+        same (up to float rounding) as with all ``L`` columns — MultiTRON's
+        ``DynamicPositionEmbedding`` exists for exactly this.
         """
         inputs, pi = self._check_inputs(inputs, pi)
-        return self.encode_unchecked(inputs, pi)
+        first = first_real_column(inputs)
+        states = self.encode_unchecked(inputs[:, first:], pi)
+        if first == 0:
+            return states
+        full = states.new_zeros(inputs.shape[0], inputs.shape[1], states.shape[2])
+        full[:, first:] = states
+        return full
 
     def forward(self, inputs: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
         """Same as :meth:`encode_unchecked` (the entry point of DDP and ``nn.Module``)."""
         return self.encode_unchecked(inputs, pi)
 
     def encode_unchecked(self, inputs: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
-        """:meth:`encode` without validation: ``inputs`` long ``[B, L]``, ``pi`` ``[B, K]``."""
+        """:meth:`encode` without validation or trimming.
+
+        ``inputs`` long ``[B, l]`` with ``l <= L`` (the last ``l`` columns of the padded
+        layout), ``pi`` ``[B, K]``; returns ``[B, l, d]``.
+        """
         items = self.item_embedding(inputs)
         z = self.input_dropout(self.adapter(items, pi.to(items.dtype)))
         return self.backbone(z, inputs == 0)

@@ -4,7 +4,8 @@ Per batch (MultiTRON's ``batchwise`` style):
 
 * **uniform negatives** ``U``: ``n_u`` ids drawn uniformly from ``1..N``, shared by every
   position of the batch; with ``reject_in_batch_items`` draws that are among the batch's
-  input clicks are redrawn (rejection sampling, i.e. uniform over the other items).
+  input clicks are redrawn (rejection sampling, i.e. uniform over the other items). When
+  the batch's inputs cover the whole catalogue (tiny catalogues), ``U`` is empty.
 * **in-batch negatives** ``B_s``: for each session ``s``, ``n_b`` entries drawn *without
   replacement* from the concatenated input clicks of the batch (a list that keeps
   duplicates); with ``reject_in_batch_items`` the session's own slice of that list is
@@ -84,10 +85,8 @@ def _uniform_draws(
         return draws, n_items
     n_allowed = n_items - int(forbidden[1:].sum())
     if n_allowed <= 0:
-        raise ValueError(
-            "every item of the catalogue is among the batch's inputs: uniform negatives "
-            "cannot reject them (set reject_in_batch_items = false or num_uniform_negatives = 0)"
-        )
+        # The batch's inputs cover the catalogue: nothing may be drawn.
+        return draws[:0], 0
     bad = forbidden[draws]
     for _ in range(_REJECTION_ROUNDS):
         n_bad = int(bad.sum())
@@ -150,7 +149,7 @@ def sample_negatives(
             forbidden = torch.zeros(n_items + 1, dtype=torch.bool, device=device)
             forbidden[inputs[real]] = True
         uniform, n_allowed = _uniform_draws(n_items, num_uniform, forbidden, generator, device)
-        if logq_correction:
+        if logq_correction and n_allowed:
             uniform_bias = math.log(n_allowed / num_uniform)
 
     # ---------------------------------------------------------------- in-batch

@@ -53,7 +53,7 @@ from paretoalign.model.io import (
     save_model,
 )
 from paretoalign.model.losses import cosine_penalty, epo_regulariser, objective_losses
-from paretoalign.model.recommender import PreferenceRecommender
+from paretoalign.model.recommender import PreferenceRecommender, first_real_column
 from paretoalign.model.sampling import BatchNegatives, hard_negative_logits, sample_negatives
 
 __all__ = [
@@ -84,18 +84,31 @@ class BatchSource:
         Training sessions.
     cfg : TrainConfig
         Uses ``batch_size``, ``max_len``, ``shuffle``, ``drop_last``,
-        ``drop_short_sessions`` and ``seed``.
+        ``drop_short_sessions``, ``length_bucketing`` and ``seed``.
+
+    Notes
+    -----
+    With ``length_bucketing`` the shuffled sessions are cut into chunks of
+    ``BUCKET_BATCHES`` batches, each chunk is sorted by click count (stable), cut into
+    batches, and the batches of the epoch are shuffled. A batch then holds sessions of
+    similar length, so the columns that are padding in every row (cut before the
+    backbone runs) are most of the padding: the backbone's work follows the real
+    positions instead of ``B x L``.
     """
+
+    #: Batches per sorting chunk of the length bucketing.
+    BUCKET_BATCHES = 32
 
     def __init__(self, log: SessionLog, cfg: TrainConfig) -> None:
         self.log = log
         self.cfg = cfg
         self.max_len = resolved_max_len(cfg)
+        n_clicks = np.bincount(log.session_index()[log.type == CLICK], minlength=log.n_sessions)
         sessions = np.arange(log.n_sessions, dtype=np.int64)
         if cfg.drop_short_sessions:
-            n_clicks = np.bincount(log.session_index()[log.type == CLICK], minlength=log.n_sessions)
             sessions = sessions[n_clicks >= 2]
         self.sessions = sessions
+        self.n_clicks = n_clicks
         n = len(sessions)
         size = cfg.batch_size
         self.batches_per_epoch = n // size if cfg.drop_last else -(-n // size)
@@ -104,6 +117,9 @@ class BatchSource:
                 f"{n} training sessions cannot fill one batch of {size} (drop_last); "
                 "lower batch_size or use more data"
             )
+        positions = np.clip(n_clicks[sessions] - 1, 0, self.max_len)
+        #: Mean real positions per batch: the loss normaliser of ``normalise_by="mean"``.
+        self.mean_positions = float(positions.mean() * size) if n else 1.0
         self._order_epoch = -1
         self._order = sessions
 
@@ -115,15 +131,30 @@ class BatchSource:
         return max(steps, 1)
 
     def order(self, epoch: int) -> np.ndarray:
-        """Session indices in the order of ``epoch``."""
+        """Session indices in the order of ``epoch`` (batch ``i`` = rows ``i*B..(i+1)*B``)."""
         if epoch != self._order_epoch:
+            order = self.sessions
+            rng = np.random.default_rng(_seed(self.cfg.seed, _ORDER_STREAM, epoch))
             if self.cfg.shuffle:
-                rng = np.random.default_rng(_seed(self.cfg.seed, _ORDER_STREAM, epoch))
-                self._order = self.sessions[rng.permutation(len(self.sessions))]
-            else:
-                self._order = self.sessions
+                order = order[rng.permutation(len(order))]
+            if self.cfg.length_bucketing:
+                order = self._bucket(order, rng)
+            self._order = order
             self._order_epoch = epoch
         return self._order
+
+    def _bucket(self, order: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        size = self.cfg.batch_size
+        chunk = size * self.BUCKET_BATCHES
+        lengths = np.minimum(self.n_clicks[order], self.max_len + 1)
+        starts = np.arange(0, len(order), chunk)
+        # sort within each chunk: primary key chunk index, then length (stable)
+        chunk_of = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(order)]))
+        order = order[np.lexsort((lengths, chunk_of))]
+        full = (len(order) // size) * size
+        batches = order[:full].reshape(-1, size)
+        batches = batches[rng.permutation(len(batches))]
+        return np.concatenate([batches.reshape(-1), order[full:]])
 
     def position(self, step: int) -> tuple[int, int]:
         """``(epoch, batch index within the epoch)`` of ``step``."""
@@ -190,13 +221,15 @@ def compute_loss(
     Returns
     -------
     loss : Tensor[]
-        ``sum_k π_k L_k + λ L_reg``.
-    per_objective : Tensor[K]
-        ``L_k`` (detached).
-    regulariser : Tensor[]
-        ``L_reg`` (detached).
+        ``sum_k π_k L_k + λ L_reg`` with ``L = sum / normaliser``.
+    sums : Tensor[K + 1]
+        Detached sums over the batch's real positions of ``l_k`` and of ``l_reg``.
+    count : int
+        The batch's number of real positions (``sums / count`` are the batch means).
     """
-    inputs, mask = batch["inputs"], batch["mask"]
+    # Cut the columns that are padding in every row (states of real positions unchanged).
+    first = first_real_column(batch["inputs"])
+    inputs, mask = batch["inputs"][:, first:], batch["mask"][:, first:]
     n_rows, length = inputs.shape
     pi_rows = pi[None, :].expand(n_rows, -1)
     states = (encoder or model.encode_unchecked)(inputs, pi_rows)
@@ -204,7 +237,7 @@ def compute_loss(
     count = positions.numel()
     n = float(normaliser) if normaliser is not None else float(max(count, 1))
     hidden = states.reshape(-1, states.shape[-1])[positions]
-    targets = batch["targets"].reshape(-1)[positions]
+    targets = batch["targets"][:, first:].reshape(-1)[positions]
     table = model.item_embeddings()
     positive = (hidden * table[targets].to(hidden.dtype)).sum(dim=1).float()
     negative_values = None
@@ -223,20 +256,20 @@ def compute_loss(
         model.objectives,
         positive,
         negative_values,
-        batch["cart_label"].reshape(-1)[positions],
-        batch["order_label"].reshape(-1)[positions],
+        batch["cart_label"][:, first:].reshape(-1)[positions],
+        batch["order_label"][:, first:].reshape(-1)[positions],
     )
     pi_f = pi.to(losses.dtype)
-    per_objective = losses.sum(dim=0) / n
-    loss = (pi_f * per_objective).sum()
+    objective_sums = losses.sum(dim=0)
     if cfg.regularizer == "epo":
-        regulariser = epo_regulariser(losses, pi_f).sum() / n
+        regulariser_sum = epo_regulariser(losses, pi_f).sum()
     elif cfg.regularizer == "cosine":
-        regulariser = cosine_penalty(losses, pi_f).sum() / n
+        regulariser_sum = cosine_penalty(losses, pi_f).sum()
     else:
-        regulariser = losses.new_zeros(())
-    loss = loss + cfg.regularization_penalty * regulariser
-    return loss, per_objective.detach(), regulariser.detach()
+        regulariser_sum = losses.new_zeros(())
+    loss = ((pi_f * objective_sums).sum() + cfg.regularization_penalty * regulariser_sum) / n
+    sums = torch.cat([objective_sums.detach(), regulariser_sum.detach()[None]])
+    return loss, sums, count
 
 
 def build_model(cfg: TrainConfig, n_items: int) -> PreferenceRecommender:
@@ -430,14 +463,15 @@ def train(
                 if autocast_dtype is not None
                 else contextlib.nullcontext()
             )
+            normaliser = source.mean_positions if cfg.normalise_by == "mean" else n_global
             with context:
-                loss, per_objective, regulariser = compute_loss(
+                loss, sums, _ = compute_loss(
                     model,
                     batch,
                     pi,
                     negatives,
                     cfg,
-                    normaliser=max(n_global, 1) / world,
+                    normaliser=max(normaliser, 1) / world,
                     encoder=encoder,
                 )
             scaler.scale(loss).backward()
@@ -450,7 +484,7 @@ def train(
             seconds += t2 - t0
             data_seconds += t1 - t0
             events += n_global
-            record = _record(step, lr, pi, loss, per_objective, regulariser, cfg, world, n_global)
+            record = _record(step, lr, pi, sums, cfg, world, n_global)
             history.append(record)
             if bar is not None:
                 bar.update(1)
@@ -461,12 +495,17 @@ def train(
     if bar is not None:
         bar.close()
     finished = end >= total
-    if rank == 0 and finished:
-        meta = {
-            "train_config": cfg.model_dump(mode="json"),
-            "steps": total,
-            **(extra_metadata or {}),
+    meta: dict[str, Any] = {
+        "train_config": cfg.model_dump(mode="json"),
+        "steps": total,
+        **(extra_metadata or {}),
+    }
+    if world > 1:
+        meta["ddp"] = {
+            "world_size": world,
+            "max_parameter_difference_across_ranks": _rank_disagreement(model),
         }
+    if rank == 0 and finished:
         save_model(model, out_dir, meta)
         _write_history(out_dir / "history.json", history)
     if world > 1:
@@ -477,30 +516,47 @@ def train(
     return TrainResult(model, end, total, seconds, events, data_seconds, history)
 
 
+def _rank_disagreement(model: nn.Module) -> float:
+    """Largest absolute difference between any rank's parameters and rank 0's."""
+    import torch.distributed as dist
+
+    worst = torch.zeros((), dtype=torch.float64, device=next(model.parameters()).device)
+    for param in model.parameters():
+        reference = param.detach().clone()
+        dist.broadcast(reference, src=0)
+        worst = torch.maximum(worst, (param.detach() - reference).abs().max().double())
+    dist.all_reduce(worst, op=dist.ReduceOp.MAX)
+    return float(worst)
+
+
 def _record(
     step: int,
     lr: float,
     pi: torch.Tensor,
-    loss: torch.Tensor,
-    per_objective: torch.Tensor,
-    regulariser: torch.Tensor,
+    sums: torch.Tensor,
     cfg: TrainConfig,
     world: int,
     n_positions: int,
 ) -> dict[str, Any]:
-    """One history row; in DDP the loss is the local share, so it is summed over ranks."""
-    values = torch.cat([loss.detach().float()[None], per_objective.float(), regulariser[None]])
+    """One history row: π, lr and the batch means of the losses (summed over DDP ranks).
+
+    ``loss`` is ``sum_k π_k mean_k + λ mean_reg``, the per-position objective whatever
+    the normaliser of the optimised loss.
+    """
+    sums = sums.double()
     if world > 1:
         import torch.distributed as dist
 
-        dist.all_reduce(values)
-        values = values / world
-    values = values.tolist()
+        dist.all_reduce(sums)
+    means = (sums / max(n_positions, 1)).tolist()
+    pi_values = pi.double().tolist()
     row: dict[str, Any] = {"step": step, "lr": lr, "n_positions": n_positions}
-    row.update({f"pi_{name}": float(p) for name, p in zip(cfg.objectives, pi.tolist())})
-    row["loss"] = values[0]
-    row.update({f"loss_{name}": v for name, v in zip(cfg.objectives, values[1:-1])})
-    row["loss_reg"] = values[-1]
+    row.update({f"pi_{name}": p for name, p in zip(cfg.objectives, pi_values)})
+    row["loss"] = sum(p * m for p, m in zip(pi_values, means[:-1])) + (
+        cfg.regularization_penalty * means[-1]
+    )
+    row.update({f"loss_{name}": v for name, v in zip(cfg.objectives, means[:-1])})
+    row["loss_reg"] = means[-1]
     return row
 
 
