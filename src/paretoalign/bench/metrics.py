@@ -29,6 +29,7 @@ Every implementation is warmed up once, then they take turns, one run each, for
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -199,29 +200,38 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
         reference = outputs["paretoalign"]
         ranx_check = reference_metrics(**{key: a[:ranx_rows] for key, a in case.items()}, k=K)
         times: dict[str, list[float]] = {name: [] for name in runners}
+        cpu: dict[str, list[float]] = {name: [] for name in runners}
+        load_before = os.getloadavg()[0]
         for _ in range(REPEATS):
             for name, fn in runners.items():
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.process_time() - c0)
+        load_after = os.getloadavg()[0]
     finally:
         numba.set_num_threads(previous_threads)
     case_name = f"P={n_positions} k={K}"
     scale = n_positions / ranx_rows
     results = []
     for name in IMPLS:
-        runs = times[name] if name != "ranx" else [t * scale for t in times[name]]
-        extra: dict[str, Any] = {}
+        factor = scale if name == "ranx" else 1.0
+        runs = [t * factor for t in times[name]]
+        cpu_runs = [t * factor for t in cpu[name]]
+        extra: dict[str, Any] = {
+            "cpu_runs_s": cpu_runs,
+            "cpu_median_s": float(np.median(cpu_runs)),
+        }
         if name == "ranx":
-            extra = {
-                "measured_positions": ranx_rows,
-                "measured_runs_s": times[name],
-                "max_abs_diff": _max_abs_diff(outputs[name], ranx_check),
-            }
+            extra["measured_positions"] = ranx_rows
+            extra["measured_runs_s"] = times[name]
+            extra["max_abs_diff"] = _max_abs_diff(outputs[name], ranx_check)
         elif name != "limit":
-            extra = {"max_abs_diff": _max_abs_diff(outputs[name], reference)}
+            extra["max_abs_diff"] = _max_abs_diff(outputs[name], reference)
         else:
-            extra = {"bytes": n_bytes, "gb_per_s": n_bytes / float(np.median(runs)) / 1e9}
+            extra["bytes"] = n_bytes
+            extra["gb_per_s"] = n_bytes / float(np.median(runs)) / 1e9
         results.append(BenchResult(case_name, name, runs, n_positions, "positions/s", extra))
     notes = {
         "metrics": list(STANDARD_METRICS),
@@ -239,6 +249,11 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
         ),
         "limit": "Numba prange sum over all input bytes (ids as uint64 words), 2 threads",
         "order": f"warm-up once, then {REPEATS} rounds, one run of each implementation per round",
+        "cpu_time": (
+            "cpu_runs_s: process CPU time of each run (all threads summed); on a shared, "
+            "loaded machine it is steadier than wall time (runs_s, the reported medians)"
+        ),
+        "load_average_1min": [load_before, load_after],
     }
     return write_bench_json(
         "metrics", results, path, packages=["numba", "pandas", "ranx"], threads=THREADS, notes=notes
