@@ -79,6 +79,12 @@ SMALL_GAP_SIGMA = 0.8
 
 T_CLICK, T_CART, T_ORDER = 0, 1, 2
 
+#: Rows per parallel work item of the batch kernels (each kernel also has a ``_serial``
+#: twin that callers use for small batches, where a fork-join would cost more than it saves).
+BLOCK = 64
+#: Batches smaller than this run on the ``_serial`` twins.
+PARALLEL_MIN_ROWS = 512
+
 
 # ---------------------------------------------------------------------- small helpers
 @njit(cache=True, inline="always")
@@ -652,8 +658,10 @@ def simulate_session(
     return n_ev, n_im, True
 
 
-@njit(cache=True, parallel=True)
-def simulate_batch(
+@njit(cache=True)
+def _simulate_batch_rows(
+    lo,
+    hi,
     W,
     par,
     ipar,
@@ -685,8 +693,8 @@ def simulate_batch(
     n_im,
     done,
 ):
-    """:func:`simulate_session` for every shopper of ``S`` (``prange``), at upper-bound offsets."""
-    for s in prange(S[6].shape[0]):
+    """Rows ``lo:hi`` of :func:`simulate_batch`."""
+    for s in range(lo, hi):
         a, b, c = simulate_session(
             s,
             W,
@@ -723,8 +731,10 @@ def simulate_batch(
 
 
 # ---------------------------------------------------------------------- online sessions
-@njit(cache=True, parallel=True)
-def online_start(
+@njit(cache=True)
+def _online_start_rows(
+    lo,
+    hi,
     rows,
     pop_idx,
     S,
@@ -749,16 +759,16 @@ def online_start(
     out_cart,
     out_cart_ts,
 ):
-    """Open sessions of population rows ``pop_idx[i]`` in slots ``rows[i]``: landing view + cart."""
+    """Rows ``lo:hi`` of :func:`online_start`."""
     mm = ipar[I_M]
     hl = hist.shape[1]
-    for i in prange(rows.shape[0]):
+    cand = np.empty(mm, np.int32)
+    score = np.empty(mm)
+    for i in range(lo, hi):
         b = rows[i]
         s = pop_idx[i]
         sh_idx[b] = s
         st[b] = S[7][s]
-        cand = np.empty(mm, np.int32)
-        score = np.empty(mm)
         stv = st[b : b + 1]
         zb = z[b]
         item = _enter(stv, s, zb, S, W, par, ipar, cand, score)
@@ -787,7 +797,267 @@ def online_start(
 
 
 @njit(cache=True, parallel=True)
-def online_step(
+def online_start(
+    rows,
+    pop_idx,
+    S,
+    W,
+    par,
+    ipar,
+    sh_idx,
+    z,
+    cur,
+    cat,
+    now,
+    n_events,
+    n_seen,
+    n_carted,
+    seen,
+    seen_chan,
+    carted,
+    st,
+    hist,
+    out_aid,
+    out_ts,
+    out_cart,
+    out_cart_ts,
+):
+    """Open sessions of population rows ``pop_idx[i]`` in slots ``rows[i]``: landing view + cart."""
+    n = rows.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        _online_start_rows(
+            blk * BLOCK,
+            min(n, (blk + 1) * BLOCK),
+            rows,
+            pop_idx,
+            S,
+            W,
+            par,
+            ipar,
+            sh_idx,
+            z,
+            cur,
+            cat,
+            now,
+            n_events,
+            n_seen,
+            n_carted,
+            seen,
+            seen_chan,
+            carted,
+            st,
+            hist,
+            out_aid,
+            out_ts,
+            out_cart,
+            out_cart_ts,
+        )
+
+
+@njit(cache=True)
+def online_start_serial(
+    rows,
+    pop_idx,
+    S,
+    W,
+    par,
+    ipar,
+    sh_idx,
+    z,
+    cur,
+    cat,
+    now,
+    n_events,
+    n_seen,
+    n_carted,
+    seen,
+    seen_chan,
+    carted,
+    st,
+    hist,
+    out_aid,
+    out_ts,
+    out_cart,
+    out_cart_ts,
+):
+    """:func:`online_start` on one thread (small batches: no fork-join cost)."""
+    _online_start_rows(
+        0,
+        rows.shape[0],
+        rows,
+        pop_idx,
+        S,
+        W,
+        par,
+        ipar,
+        sh_idx,
+        z,
+        cur,
+        cat,
+        now,
+        n_events,
+        n_seen,
+        n_carted,
+        seen,
+        seen_chan,
+        carted,
+        st,
+        hist,
+        out_aid,
+        out_ts,
+        out_cart,
+        out_cart_ts,
+    )
+
+
+@njit(cache=True, parallel=True)
+def simulate_batch(
+    W,
+    par,
+    ipar,
+    S,
+    table,
+    win_lo,
+    win_hi,
+    log_imp,
+    record,
+    ev_off,
+    im_off,
+    ev_aid,
+    ev_ts,
+    ev_type,
+    ev_chan,
+    ev_units,
+    ev_x,
+    ev_flag,
+    im_ts,
+    im_page,
+    im_pos,
+    im_aid,
+    im_prop,
+    im_rand,
+    im_click,
+    im_util,
+    im_choice,
+    n_ev,
+    n_im,
+    done,
+):
+    """:func:`simulate_session` for every shopper of ``S`` (``prange``), at upper-bound offsets."""
+    n = S[6].shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        _simulate_batch_rows(
+            blk * BLOCK,
+            min(n, (blk + 1) * BLOCK),
+            W,
+            par,
+            ipar,
+            S,
+            table,
+            win_lo,
+            win_hi,
+            log_imp,
+            record,
+            ev_off,
+            im_off,
+            ev_aid,
+            ev_ts,
+            ev_type,
+            ev_chan,
+            ev_units,
+            ev_x,
+            ev_flag,
+            im_ts,
+            im_page,
+            im_pos,
+            im_aid,
+            im_prop,
+            im_rand,
+            im_click,
+            im_util,
+            im_choice,
+            n_ev,
+            n_im,
+            done,
+        )
+
+
+@njit(cache=True)
+def simulate_batch_serial(
+    W,
+    par,
+    ipar,
+    S,
+    table,
+    win_lo,
+    win_hi,
+    log_imp,
+    record,
+    ev_off,
+    im_off,
+    ev_aid,
+    ev_ts,
+    ev_type,
+    ev_chan,
+    ev_units,
+    ev_x,
+    ev_flag,
+    im_ts,
+    im_page,
+    im_pos,
+    im_aid,
+    im_prop,
+    im_rand,
+    im_click,
+    im_util,
+    im_choice,
+    n_ev,
+    n_im,
+    done,
+):
+    """:func:`simulate_batch` on one thread (small batches: no fork-join cost)."""
+    _simulate_batch_rows(
+        0,
+        S[6].shape[0],
+        W,
+        par,
+        ipar,
+        S,
+        table,
+        win_lo,
+        win_hi,
+        log_imp,
+        record,
+        ev_off,
+        im_off,
+        ev_aid,
+        ev_ts,
+        ev_type,
+        ev_chan,
+        ev_units,
+        ev_x,
+        ev_flag,
+        im_ts,
+        im_page,
+        im_pos,
+        im_aid,
+        im_prop,
+        im_rand,
+        im_click,
+        im_util,
+        im_choice,
+        n_ev,
+        n_im,
+        done,
+    )
+
+
+@njit(cache=True)
+def _online_step_rows(
+    lo,
+    hi,
     rows,
     slates,
     S,
@@ -821,27 +1091,21 @@ def online_step(
     p_cart,
     p_order,
 ):
-    """Show ``slates[i]`` on the current page of slot ``rows[i]`` and advance it one view.
-
-    ``out_pos[i]``: -2 the shopper leaves (session over), -1 organic, k >= 0 the clicked
-    position (0-based). With ``expected`` the exact per-impression probabilities of a
-    click, a click followed by a cart on that page, and that cart converting to an order
-    are written to ``p_click/p_cart/p_order[i]`` (zeros on a leaving page).
-    """
+    """Rows ``lo:hi`` of :func:`online_step`."""
     kk = slates.shape[1]
     mm = ipar[I_M]
     hl = hist.shape[1]
     p_ord = W[5]
-    for i in prange(rows.shape[0]):
+    probs = np.empty(kk)
+    cand = np.empty(mm, np.int32)
+    score = np.empty(mm)
+    for i in range(lo, hi):
         b = rows[i]
         s = sh_idx[b]
         g = S[1][s]
         stv = st[b : b + 1]
         zb = z[b]
         slate = slates[i]
-        probs = np.empty(kk)
-        cand = np.empty(mm, np.int32)
-        score = np.empty(mm)
         out_slate_ts[i] = now[b]
         out_page[i] = n_seen[b] - 1
         leaving = n_events[b] >= S[6][s]
@@ -897,11 +1161,171 @@ def online_step(
 
 
 @njit(cache=True, parallel=True)
-def online_expected(rows, slates, S, W, par, ipar, sh_idx, z, n_events, p_click, p_cart, p_order):
-    """Exact per-impression probabilities for the current states, without advancing."""
+def online_step(
+    rows,
+    slates,
+    S,
+    W,
+    par,
+    ipar,
+    sh_idx,
+    z,
+    cur,
+    cat,
+    now,
+    n_events,
+    n_seen,
+    n_carted,
+    seen,
+    seen_chan,
+    carted,
+    st,
+    hist,
+    expected,
+    out_slate_ts,
+    out_page,
+    out_pos,
+    out_next,
+    out_next_ts,
+    out_chan,
+    out_cart,
+    out_cart_ts,
+    out_done,
+    p_click,
+    p_cart,
+    p_order,
+):
+    """Show ``slates[i]`` on the current page of slot ``rows[i]`` and advance it one view.
+
+    ``out_pos[i]``: -2 the shopper leaves (session over), -1 organic, k >= 0 the clicked
+    position (0-based). With ``expected`` the exact per-impression probabilities of a
+    click, a click followed by a cart on that page, and that cart converting to an order
+    are written to ``p_click/p_cart/p_order[i]`` (zeros on a leaving page).
+    """
+    n = rows.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        _online_step_rows(
+            blk * BLOCK,
+            min(n, (blk + 1) * BLOCK),
+            rows,
+            slates,
+            S,
+            W,
+            par,
+            ipar,
+            sh_idx,
+            z,
+            cur,
+            cat,
+            now,
+            n_events,
+            n_seen,
+            n_carted,
+            seen,
+            seen_chan,
+            carted,
+            st,
+            hist,
+            expected,
+            out_slate_ts,
+            out_page,
+            out_pos,
+            out_next,
+            out_next_ts,
+            out_chan,
+            out_cart,
+            out_cart_ts,
+            out_done,
+            p_click,
+            p_cart,
+            p_order,
+        )
+
+
+@njit(cache=True)
+def online_step_serial(
+    rows,
+    slates,
+    S,
+    W,
+    par,
+    ipar,
+    sh_idx,
+    z,
+    cur,
+    cat,
+    now,
+    n_events,
+    n_seen,
+    n_carted,
+    seen,
+    seen_chan,
+    carted,
+    st,
+    hist,
+    expected,
+    out_slate_ts,
+    out_page,
+    out_pos,
+    out_next,
+    out_next_ts,
+    out_chan,
+    out_cart,
+    out_cart_ts,
+    out_done,
+    p_click,
+    p_cart,
+    p_order,
+):
+    """:func:`online_step` on one thread (small batches: no fork-join cost)."""
+    _online_step_rows(
+        0,
+        rows.shape[0],
+        rows,
+        slates,
+        S,
+        W,
+        par,
+        ipar,
+        sh_idx,
+        z,
+        cur,
+        cat,
+        now,
+        n_events,
+        n_seen,
+        n_carted,
+        seen,
+        seen_chan,
+        carted,
+        st,
+        hist,
+        expected,
+        out_slate_ts,
+        out_page,
+        out_pos,
+        out_next,
+        out_next_ts,
+        out_chan,
+        out_cart,
+        out_cart_ts,
+        out_done,
+        p_click,
+        p_cart,
+        p_order,
+    )
+
+
+@njit(cache=True)
+def _online_expected_rows(
+    lo, hi, rows, slates, S, W, par, ipar, sh_idx, z, n_events, p_click, p_cart, p_order
+):
+    """Rows ``lo:hi`` of :func:`online_expected`."""
     kk = slates.shape[1]
     p_ord = W[5]
-    for i in prange(rows.shape[0]):
+    probs = np.empty(kk)
+    for i in range(lo, hi):
         b = rows[i]
         s = sh_idx[b]
         if n_events[b] >= S[6][s]:
@@ -910,7 +1334,6 @@ def online_expected(rows, slates, S, W, par, ipar, sh_idx, z, n_events, p_click,
                 p_cart[i, k] = 0.0
                 p_order[i, k] = 0.0
             continue
-        probs = np.empty(kk)
         slate_probs(slates[i], z[b], S[1][s], W, par, ipar, probs)
         for k in range(kk):
             it = slates[i, k]
@@ -918,6 +1341,53 @@ def online_expected(rows, slates, S, W, par, ipar, sh_idx, z, n_events, p_click,
             p_click[i, k] = probs[k]
             p_cart[i, k] = probs[k] * pc
             p_order[i, k] = probs[k] * pc * p_ord[it]
+
+
+@njit(cache=True, parallel=True)
+def online_expected(rows, slates, S, W, par, ipar, sh_idx, z, n_events, p_click, p_cart, p_order):
+    """Exact per-impression probabilities for the current states, without advancing."""
+    n = rows.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        _online_expected_rows(
+            blk * BLOCK,
+            min(n, (blk + 1) * BLOCK),
+            rows,
+            slates,
+            S,
+            W,
+            par,
+            ipar,
+            sh_idx,
+            z,
+            n_events,
+            p_click,
+            p_cart,
+            p_order,
+        )
+
+
+@njit(cache=True)
+def online_expected_serial(
+    rows, slates, S, W, par, ipar, sh_idx, z, n_events, p_click, p_cart, p_order
+):
+    """:func:`online_expected` on one thread (small batches: no fork-join cost)."""
+    _online_expected_rows(
+        0,
+        rows.shape[0],
+        rows,
+        slates,
+        S,
+        W,
+        par,
+        ipar,
+        sh_idx,
+        z,
+        n_events,
+        p_click,
+        p_cart,
+        p_order,
+    )
 
 
 @njit(cache=True)

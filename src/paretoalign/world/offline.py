@@ -155,7 +155,8 @@ def run_sessions(
         n_ev = np.zeros(hi - lo, np.int64)
         n_im = np.zeros(hi - lo, np.int64)
         done = np.zeros(hi - lo, np.bool_)
-        K.simulate_batch(
+        kernel = K.simulate_batch if hi - lo >= K.PARALLEL_MIN_ROWS else K.simulate_batch_serial
+        kernel(
             W, par, ipar, S, table,
             np.ascontiguousarray(win_lo[lo:hi], dtype=np.int64),
             np.ascontiguousarray(win_hi[lo:hi], dtype=np.int64),

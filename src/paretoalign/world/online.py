@@ -194,7 +194,8 @@ class OnlineShop:
         out_ts = np.empty(take, np.int64)
         out_cart = np.empty(take, np.bool_)
         out_cart_ts = np.empty(take, np.int64)
-        K.online_start(
+        kernel = K.online_start if take >= K.PARALLEL_MIN_ROWS else K.online_start_serial
+        kernel(
             rows, pop_idx, self._S, self._W, self._par, self._ipar, *self._slot_arrays(),
             out_aid, out_ts, out_cart, out_cart_ts,
         )  # fmt: skip
@@ -250,7 +251,8 @@ class OnlineShop:
         slates = self._check_slates(slates, len(rows))
         shape = slates.shape
         pc, pk, po = np.empty(shape), np.empty(shape), np.empty(shape)
-        K.online_expected(
+        kernel = K.online_expected if len(rows) >= K.PARALLEL_MIN_ROWS else K.online_expected_serial
+        kernel(
             rows, slates, self._S, self._W, self._par, self._ipar, self._sh_idx, self._z,
             self._n_events, pc, pk, po,
         )  # fmt: skip
@@ -279,7 +281,8 @@ class OnlineShop:
         pc, pk, po = np.empty(shape), np.empty(shape), np.empty(shape)
         page_aid = self._cur[rows].copy()
         pop_idx = self._sh_idx[rows].copy()
-        K.online_step(
+        kernel = K.online_step if a >= K.PARALLEL_MIN_ROWS else K.online_step_serial
+        kernel(
             rows, slates, self._S, self._W, self._par, self._ipar, *self._slot_arrays(),
             self.record_expected, out["slate_ts"], out["page"], out["pos"], out["next"],
             out["next_ts"], out["chan"], out["cart"], out["cart_ts"], out["done"], pc, pk, po,
