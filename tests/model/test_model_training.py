@@ -315,3 +315,30 @@ def test_two_process_ddp_matches_single_process(tiny_log, tmp_path):
     np.testing.assert_allclose(
         [r["loss"] for r in history], [r["loss"] for r in single.history], rtol=1e-4
     )
+
+
+def test_train_command_writes_summary(tiny_log, tmp_path):
+    from typer.testing import CliRunner
+
+    from paretoalign.cli import app
+
+    save_dataset(tmp_path / "data", Dataset(train=tiny_log, test=tiny_log[:40]))
+    (tmp_path / "p.toml").write_text(
+        "[data]\nmax_len = 8\n\n[train]\nhidden_size = 8\nnum_layers = 1\n"
+        "batch_size = 16\nmax_steps = 3\nnum_uniform_negatives = 20\n"
+    )
+    args = ["train", "--profile", str(tmp_path / "p.toml"), "--data", str(tmp_path / "data")]
+    done = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["model"]) == {"1,0,0", "0,1,0", "0,0,1", "0.333,0.333,0.333"}
+    assert set(summary["baselines"]) == {"popularity", "covisitation"}
+    for row in [*summary["model"].values(), *summary["baselines"].values()]:
+        assert 0.0 <= row["click_recall@20"] <= 1.0
+        assert {"cart_recall@20", "order_recall@20", "order_density@20"} <= set(row)
+    assert summary["events_per_s"] > 0 and summary["steps"] == 3
+    assert summary["model"]["0,0,1"]["pi"] == [0.0, 0.0, 1.0]
+    # [train] max_len that contradicts [data] max_len is refused
+    (tmp_path / "bad.toml").write_text("[data]\nmax_len = 8\n\n[train]\nmax_len = 9\n")
+    bad = CliRunner().invoke(app, ["train", "--profile", str(tmp_path / "bad.toml")])
+    assert bad.exit_code != 0

@@ -138,67 +138,30 @@ def evaluate_summary(model, train_log, test_log, cfg) -> dict[str, Any]:
 
 def _model_metrics(model, log, pi) -> dict[str, float]:
     import numpy as np
-    import torch
 
-    from paretoalign.data.labels import label_sequences
+    from paretoalign.metrics import evaluate_model
 
-    hits, labels = [], []
-    pi_t = torch.tensor(pi, dtype=torch.float32)
-    table = model.item_embeddings().detach()
-    for lo in range(0, log.n_sessions, _BLOCK):
-        seq = label_sequences(log[lo : lo + _BLOCK], model.max_len)
-        rows, cols = np.nonzero(seq.mask)
-        if len(rows) == 0:
-            continue
-        with torch.no_grad():
-            states = model.encode(torch.from_numpy(seq.inputs).long(), pi_t)
-            hidden = states[torch.from_numpy(rows), torch.from_numpy(cols)]
-            scores = hidden @ table.T
-            scores[:, 0] = -torch.inf
-            ids = torch.topk(scores, 20, dim=1).indices.numpy()
-        hits.append((ids == seq.targets[rows, cols][:, None]).any(axis=1))
-        labels.append((seq.cart_label[rows, cols], seq.order_label[rows, cols]))
-    return _ratios(hits, labels)
+    frame = evaluate_model(
+        model,
+        log,
+        np.asarray(pi, dtype=np.float32),
+        k=20,
+        max_len=model.max_len,
+        progress=False,
+        metrics=SUMMARY_METRICS,
+    )
+    return _pick(frame)
 
 
 def _recommender_metrics(rec, log, max_len: int) -> dict[str, float]:
-    import numpy as np
+    from paretoalign.metrics import evaluate_recommender
 
-    from paretoalign.data.labels import label_sequences
-
-    hits, labels = [], []
-    for lo in range(0, log.n_sessions, _BLOCK):
-        seq = label_sequences(log[lo : lo + _BLOCK], max_len)
-        rows, cols = np.nonzero(seq.mask)
-        if len(rows) == 0:
-            continue
-        # the history of position (r, c): inputs[r, :c+1], left-padded to max_len
-        source = np.arange(max_len)[None, :] - (max_len - 1 - cols)[:, None]
-        history = np.where(
-            source >= 0, seq.inputs[rows[:, None], np.clip(source, 0, max_len - 1)], 0
-        )
-        ids = rec.recommend(history.astype(np.int32), 20)
-        hits.append((ids == seq.targets[rows, cols][:, None]).any(axis=1))
-        labels.append((seq.cart_label[rows, cols], seq.order_label[rows, cols]))
-    return _ratios(hits, labels)
+    frame = evaluate_recommender(
+        rec, log, k=20, max_len=max_len, progress=False, metrics=SUMMARY_METRICS
+    )
+    return _pick(frame)
 
 
-_BLOCK = 2048
-
-
-def _ratios(hits, labels) -> dict[str, float]:
-    import numpy as np
-
-    hit = np.concatenate(hits) if hits else np.zeros(0, bool)
-    cart = np.concatenate([c for c, _ in labels]) if labels else np.zeros(0, np.int8)
-    order = np.concatenate([o for _, o in labels]) if labels else np.zeros(0, np.int8)
-
-    def ratio(num: float, den: float) -> float:
-        return float(num / den) if den > 0 else float("nan")
-
-    return {
-        "click_recall@20": ratio(hit.sum(), len(hit)),
-        "cart_recall@20": ratio((hit & (cart == 1)).sum(), (cart == 1).sum()),
-        "order_recall@20": ratio((hit & (order == 1)).sum(), (order == 1).sum()),
-        "order_density@20": ratio((hit & (order == 1)).sum(), hit.sum()),
-    }
+def _pick(frame) -> dict[str, float]:
+    values = dict(zip(frame["metric"], frame["value"]))
+    return {name: float(values[name]) for name in SUMMARY_METRICS}
