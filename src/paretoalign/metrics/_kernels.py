@@ -7,8 +7,17 @@ float64 into its own output row, and the caller combines the rows in a fixed ord
 results do not depend on the number of threads.
 
 The kernels do not check shapes or dtypes (the façade does), but the standard kernel
-checks every *value* while it reads it — ids, targets and labels — and reports the first
-offending row of each segment, so validation costs no extra pass over the data.
+checks every *value* — ids, targets and labels — sub-block by sub-block while the data
+sit in cache, and reports the first offending row of each segment, so validation costs
+no extra pass over main memory.
+
+Performance notes (measured on the project's 2-core machine, k = 20): rows are indexed
+through 0-based sub-block views (provably non-negative indices let LLVM drop Numba's
+negative-index handling); the target's rank comes from a 32-bit match mask built in a
+branch-free loop (its lowest set bit, via a de Bruijn table); the per-row slow check runs
+after the main loop, which keeps that loop tight. Together about 1.5x over the plain
+early-exit scan; the standard set then costs ~2.5x the time of merely reading the inputs
+(single thread, CPU time).
 """
 
 from __future__ import annotations
