@@ -162,3 +162,15 @@ def test_choose_design_picks_the_cheapest_qualifying_one():
     assert (design["groups"], design["days"]) == (6, 14)
     design, reason = choose_design(curves.assign(recall=0.1), targets)
     assert not design["meets_targets"] and "no design" in reason and design["groups"] == 8
+
+
+def test_panel_round_trip(panel, tmp_path):
+    from paretoalign.align.oracle import load_panel, save_panel
+
+    path = save_panel(panel, tmp_path / "p.npz", info={"world_seed": 3})
+    back, info = load_panel(path)
+    assert info == {"world_seed": 3}
+    assert back.names == panel.names and back.kinds == panel.kinds
+    np.testing.assert_array_equal(back.counts, panel.counts)
+    np.testing.assert_array_equal(back.front, panel.front)
+    pd.testing.assert_frame_equal(back.offline, panel.offline, check_freq=False)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -230,14 +231,20 @@ def oracle_kpis(panel: ArmPanel, kpi_names: Sequence[str] | None = None) -> pd.D
     n = np.full(panel.n_arms, float(panel.n_shoppers))
     values = kpis_from_sums(sums, n, names, expected_clicks=True)
     frame = pd.DataFrame(values, index=list(panel.names), columns=names)
-    for k, name in enumerate(names):
-        frame[f"{name}_se"] = _ratio_se(panel, name, values[:, k])
+    for name in names:
+        frame[f"{name}_se"] = ratio_se(panel, name, expected_clicks=True)
     return frame
 
 
-def _ratio_se(panel: ArmPanel, name: str, value: np.ndarray) -> np.ndarray:
+def ratio_se(panel: ArmPanel, name: str, *, expected_clicks: bool = False) -> np.ndarray:
+    """Delta-method standard error of KPI ``name`` of every arm over the base shoppers.
+
+    :math:`\\sqrt{(s_X^2 - 2 R s_{XY} + R^2 s_Y^2) / (n \\bar Y^2)}` with shopper = unit (as
+    :func:`paretoalign.online.stats.ratio_estimate`); ``expected_clicks`` uses the expected
+    clicks as the CTR numerator. Returns ``float64[A]``.
+    """
     spec = KPIS[name]
-    num_col = EV_CLICKS if name == "ctr" else spec.numerator
+    num_col = EV_CLICKS if (name == "ctr" and expected_clicks) else spec.numerator
     x = panel.counts[:, :, panel.column(num_col)] * spec.scale
     y = (
         np.ones_like(x)
@@ -247,6 +254,8 @@ def _ratio_se(panel: ArmPanel, name: str, value: np.ndarray) -> np.ndarray:
     n = x.shape[1]
     if n < 2:
         return np.full(panel.n_arms, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = x.sum(axis=1) / y.sum(axis=1)
     xc = x - x.mean(axis=1, keepdims=True)
     yc = y - y.mean(axis=1, keepdims=True)
     sxx = (xc * xc).sum(axis=1) / (n - 1)
@@ -358,3 +367,59 @@ def split_half_agreement(
         "true_pairs_half_b": int((b.sign.to_numpy() != 0).sum()),
         "max_abs_rho_difference": float(np.nanmax(np.abs(a.rho.to_numpy() - b.rho.to_numpy()))),
     }
+
+
+def save_panel(
+    panel: ArmPanel, path: str | Path, *, info: Mapping[str, object] | None = None
+) -> Path:
+    """Write ``panel`` to one ``.npz`` file atomically (offline metrics as a JSON table).
+
+    ``info`` (JSON-serialisable) is stored alongside and returned by :func:`load_panel`.
+    """
+    import json
+
+    from paretoalign.data.sessionlog import atomic_path
+
+    path = Path(path)
+    meta = {
+        "names": list(panel.names),
+        "kinds": list(panel.kinds),
+        "columns": list(PANEL_COLUMNS),
+        "offline": panel.offline.to_json(orient="split"),
+        "info": dict(info or {}),
+    }
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            counts=panel.counts,
+            shopper_ids=panel.shopper_ids,
+            front=panel.front,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        )
+    return path
+
+
+def load_panel(path: str | Path) -> tuple[ArmPanel, dict]:
+    """Read a panel written by :func:`save_panel`; returns ``(panel, info)``.
+
+    Raises ValueError naming the file when its count columns differ from
+    :data:`PANEL_COLUMNS` (a panel written by another version).
+    """
+    import io
+    import json
+
+    path = Path(path)
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(bytes(data["meta"]).decode())
+        if tuple(meta["columns"]) != PANEL_COLUMNS:
+            raise ValueError(f"{path}: panel columns {meta['columns']} != {list(PANEL_COLUMNS)}")
+        offline = pd.read_json(io.StringIO(meta["offline"]), orient="split")
+        panel = ArmPanel(
+            names=tuple(meta["names"]),
+            kinds=tuple(meta["kinds"]),
+            offline=offline,
+            counts=data["counts"].astype(np.float64),
+            shopper_ids=data["shopper_ids"].astype(np.int64),
+            front=data["front"].astype(bool),
+        )
+    return panel, meta["info"]

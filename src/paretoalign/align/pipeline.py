@@ -16,8 +16,10 @@ Every file is written atomically. Figures are drawn by :mod:`paretoalign.plots.a
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -182,3 +184,154 @@ def run_align(results: Path, cfg: AlignConfig) -> AlignOutputs:
     with atomic_path(paths["summary"]) as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
     return AlignOutputs(offline, kpis, table, collinearity, summary, paths)
+
+
+def run_validate(profile: Any, *, progress: bool = True) -> dict:
+    """``paretoalign validate``'s work: worlds, panels, the strategy check, ``validation.json``.
+
+    For every world of ``[validate]`` (the profile's own world, the re-drawn world seeds,
+    the flip worlds) the oracle family is prepared and served once
+    (:mod:`paretoalign.align.worlds`; panels are cached in
+    ``results/<profile>/validate/panels/`` and reused while their inputs are unchanged),
+    then :func:`paretoalign.align.validate.run_validation` scores the strategy, and the fast
+    path is checked against the profile's own experiment (``kpis.parquet``) and
+    ``real_runs`` extra real experiments. Writes ``results/<profile>/validation.json`` and
+    ``results/<profile>/validate/curves.parquet``; returns the JSON document.
+    """
+    from paretoalign.align.oracle import load_panel, save_panel
+    from paretoalign.align.validate import ValidateConfig, WorldPanel, run_validation
+    from paretoalign.align.worlds import (
+        check_fast_path,
+        check_fast_path_runs,
+        derived_profile,
+        extra_real_runs,
+        oracle_arms,
+        prepare_world,
+        serve_panel,
+    )
+    from paretoalign.online.config import ExperimentConfig
+    from paretoalign.world import ShopConfig
+
+    t_start = time.perf_counter()
+    vcfg = profile.section("validate", ValidateConfig)
+    acfg = profile.section("align", AlignConfig)
+    own_shop = profile.section("shop", ShopConfig)
+    exp = profile.section("experiment", ExperimentConfig)
+    sessions_per_day = exp.sessions_per_day or own_shop.sessions_per_day
+    out = profile.results / "validate"
+    timing: dict[str, Any] = {"worlds": {}}
+
+    def say(msg: str) -> None:
+        if progress:
+            print(msg, flush=True)
+
+    def world_profile(label: str, shop: dict) -> Any:
+        return derived_profile(
+            profile, label, shop=shop, train=dict(vcfg.extra_world_train),
+            front=dict(vcfg.extra_world_front),
+        )  # fmt: skip
+
+    def panel_of(label: str, wprofile: Any, role: str, seed: int, rho: float) -> WorldPanel:
+        t0 = time.perf_counter()
+        prep = {"data": 0.0, "train": 0.0, "front": 0.0}
+        if wprofile is not profile:
+            say(f"validate: preparing world {label} (data, model, front)")
+            prep = prepare_world(wprofile, progress=False)
+        stamp = {
+            "tables": {
+                k: wprofile.tables.get(k, {}) for k in ("shop", "train", "front", "experiment")
+            },
+            "grid_points": vcfg.grid_points,
+            "base_shoppers": vcfg.base_shoppers,
+            "base_days": vcfg.base_days,
+            "base_seed": vcfg.base_seed,
+            "front_mtime": (wprofile.results / "front.parquet").stat().st_mtime,
+        }
+        stamp = json.loads(json.dumps(stamp, default=str))
+        path = out / "panels" / f"{label}.npz"
+        panel = None
+        if path.is_file():
+            cached, info = load_panel(path)
+            if info.get("stamp") == stamp:
+                panel = cached
+        if panel is None:
+            arms = oracle_arms(wprofile, vcfg.grid_points)
+            say(f"validate: serving {len(arms)} arms x {vcfg.base_shoppers} shoppers in {label}")
+            panel, info = serve_panel(
+                wprofile, arms, base_shoppers=vcfg.base_shoppers, days=vcfg.base_days,
+                seed=vcfg.base_seed,
+            )  # fmt: skip
+            info = {**info, "stamp": stamp}
+            save_panel(panel, path, info=info)
+        info = {k: v for k, v in info.items() if k != "stamp"}
+        timing["worlds"][label] = {**prep, "panel": time.perf_counter() - t0 - sum(prep.values())}
+        return WorldPanel(label, role, panel, sessions_per_day, seed, rho, info)
+
+    worlds = []
+    labels = {}
+    for s in vcfg.world_seeds:
+        label = f"world_{s}"
+        wprofile = (
+            profile
+            if s == own_shop.seed
+            else world_profile(label, {"seed": s, **vcfg.extra_world_shop})
+        )
+        labels[s] = (label, wprofile)
+        worlds.append(panel_of(label, wprofile, "seed", s, own_shop.rho_aq))
+    ref_seed = vcfg.world_seeds[1] if len(vcfg.world_seeds) > 1 else vcfg.world_seeds[0]
+    ref_label, ref_profile = labels[ref_seed]
+    for name, rho in vcfg.flip_worlds.items():
+        if ref_profile is profile:
+            wprofile = derived_profile(profile, name, shop={"rho_aq": rho})
+        else:
+            wprofile = world_profile(
+                name, {"seed": ref_seed, **vcfg.extra_world_shop, "rho_aq": rho}
+            )
+        worlds.append(panel_of(name, wprofile, "flip", ref_seed, rho))
+
+    say("validate: scoring the strategy (power curves, reporting seeds, controls, flips)")
+    result = run_validation(worlds, vcfg, acfg, flip_reference=ref_label)
+
+    # ------------------------------------------------------------------ fast path check
+    t0 = time.perf_counter()
+    own = (
+        next(w for w in worlds if w.label == labels[own_shop.seed][0])
+        if own_shop.seed in labels
+        else worlds[0]
+    )
+    checks: dict[str, Any] = {}
+    kpis_path = profile.results / "kpis.parquet"
+    if kpis_path.is_file():
+        try:
+            checks["experiment"] = check_fast_path(own.panel, kpis_path, seed=vcfg.seed)
+        except ValueError as exc:
+            checks["experiment"] = {"error": str(exc)}
+    if vcfg.real_runs > 0 and own_shop.seed in labels:
+        runs = extra_real_runs(
+            profile, runs=vcfg.real_runs, days=vcfg.real_run_days, seed=vcfg.base_seed + 1
+        )
+        checks["extra_runs"] = {
+            **check_fast_path_runs(own.panel, runs, seed=vcfg.seed),
+            "days": vcfg.real_run_days,
+        }
+    result["fast_path_check"] = checks
+    timing["fast_path_check"] = time.perf_counter() - t0
+    timing["scoring"] = result["timing_s"]
+    timing["total"] = time.perf_counter() - t_start
+    result["timing_s"] = timing
+    result["profile"] = profile.name
+
+    with atomic_path(profile.results / "validation.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    curves = pd.DataFrame([c for c in result["curves"] if "error" not in c])
+    with atomic_path(out / "curves.parquet") as tmp:
+        curves.to_parquet(tmp, index=False)
+    return result
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

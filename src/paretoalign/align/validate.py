@@ -112,18 +112,26 @@ class ValidateConfig(BaseModel):
     """Offline metrics of the family (None: every metric column of the panel)."""
     kpis: list[str] | None = None
     """KPIs of the family (None: every KPI of the online layer)."""
-    grid: Literal["lattice", "front"] = "lattice"
-    """Oracle family: a simplex lattice with ``grid_divisions`` (21 points for three
-    objectives and 5 divisions) or the profile's traced front grid."""
-    grid_divisions: int = Field(5, ge=1, le=50)
+    grid_points: int = Field(21, ge=3, le=200)
+    """Front points of the oracle family, spread evenly in offline-metric space over the
+    traced front (all points when the front has fewer); the experiment's arms are added."""
     base_shoppers: int = Field(2000, ge=50)
     """Base shoppers served by every arm of the oracle family (common random numbers)."""
-    real_runs: int = Field(2, ge=0)
-    """Real ``run_online`` experiments at the chosen design to check the fast path."""
+    base_days: int = Field(7, ge=1)
+    """Arrival window of the base population (days only spread the arrivals)."""
+    base_seed: int = Field(777, ge=0)
+    """Experiment seed of the base population (distinct from the experiment's)."""
+    real_runs: int = Field(1, ge=0)
+    """Extra real experiments (the experiment's groups, fresh seeds, ``real_run_days``
+    days) that check the fast path, on top of the profile's own experiment."""
+    real_run_days: int = Field(2, ge=1)
+    """Days of traffic of each extra real experiment."""
     extra_world_shop: dict[str, float | int | str] = Field(default_factory=dict)
     """``[shop]`` overrides for the re-drawn and flip worlds (e.g. a smaller catalogue)."""
     extra_world_train: dict[str, float | int | str | None] = Field(default_factory=dict)
     """``[train]`` overrides for the models of the re-drawn and flip worlds."""
+    extra_world_front: dict[str, float | int | str | None] = Field(default_factory=dict)
+    """``[front]`` overrides for the re-drawn and flip worlds (e.g. a coarser grid)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,8 +196,18 @@ def _clean(scores: dict) -> dict:
     return out
 
 
-def run_validation(worlds: Sequence[WorldPanel], cfg: ValidateConfig, align: AlignConfig) -> dict:
-    """Every score of the strategy check (module docstring); a JSON-ready dict."""
+def run_validation(
+    worlds: Sequence[WorldPanel],
+    cfg: ValidateConfig,
+    align: AlignConfig,
+    *,
+    flip_reference: str | None = None,
+) -> dict:
+    """Every score of the strategy check (module docstring); a JSON-ready dict.
+
+    ``flip_reference`` names the seed world the flip worlds differ from only in ``rho_aq``
+    (default: the first seed world).
+    """
     started = time.perf_counter()
     timing: dict[str, float] = {}
     seed_worlds = [w for w in worlds if w.role == "seed"]
@@ -293,12 +311,16 @@ def run_validation(worlds: Sequence[WorldPanel], cfg: ValidateConfig, align: Ali
 
     # -------------------------------------------------------------- flip worlds
     t0 = time.perf_counter()
+    labels = {w.label: w for w in seed_worlds}
+    if flip_reference is not None and flip_reference not in labels:
+        raise ValueError(f"flip reference {flip_reference!r} is not a seed world: {list(labels)}")
+    reference = labels[flip_reference] if flip_reference is not None else primary
     flips = {}
-    for f, wp in enumerate([primary, *flip_worlds]):
+    for f, wp in enumerate([reference, *flip_worlds]):
         flips[wp.label] = _flip_summary(
             wp, truths[wp.label], design, cfg, align, _seed(cfg.seed, _FLIP, f), common(wp)
         )
-    directions = _flip_directions(flips, primary.label, flip_worlds, cfg)
+    directions = _flip_directions(flips, reference.label, flip_worlds, cfg)
     timing["flip_worlds"] = time.perf_counter() - t0
 
     family_size = len(family(primary.panel, cfg)[0]) * len(family(primary.panel, cfg)[1])

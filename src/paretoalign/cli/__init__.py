@@ -17,6 +17,7 @@ STEPS: dict[str, str] = {
     "data": "paretoalign.cli.data",
     "world": "paretoalign.cli.world",
     "align": "paretoalign.cli.align",
+    "validate": "paretoalign.cli.validate",
     "bench": "paretoalign.cli.bench",
     "train": "paretoalign.cli.train",
     "front": "paretoalign.cli.front",

@@ -105,13 +105,22 @@ def scatter_grid(
             sns.scatterplot(
                 x=xs, y=ys, hue=list(offline.index), palette=palette, ax=ax, legend=False, s=28
             )
+            title = kpi if i == 0 else ""
             if lookup is not None and (metric, kpi) in lookup.index:
                 row = lookup.loc[(metric, kpi)]
                 mark = "*" if bool(row["aligned"]) else ""
-                ax.set_title(f"r={row['r_primary']:.2f}{mark}", fontsize=8)
+                title = (
+                    f"{title}\nr={row['r_primary']:.2f}{mark}"
+                    if title
+                    else f"r={row['r_primary']:.2f}{mark}"
+                )
+            ax.set_title(title, fontsize=8)
             ax.tick_params(labelsize=6)
-            ax.set_xlabel(metric if i == len(metrics) - 1 else "", fontsize=7)
-            ax.set_ylabel(kpi if j == 0 else "", fontsize=7)
+            ax.set_xlabel("")
+            ax.set_ylabel(metric if j == 0 else "", fontsize=7)
+    fig.suptitle(
+        "x: offline metric (row), y: KPI (column) with 95 % CI; one point per group", fontsize=9
+    )
     fig.tight_layout()
     return fig
 
