@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from paretoalign.align.analysis import AlignConfig, alignment_table
@@ -11,6 +12,7 @@ from paretoalign.align.collinearity import metric_correlations, variance_inflati
 from paretoalign.cli import app
 from paretoalign.plots.align import (
     alignment_heatmap,
+    flip_world_bars,
     metric_correlation_heatmap,
     power_curves,
     save_figure,
@@ -74,3 +76,16 @@ def test_figures_render(rng, planted, tmp_path):
     save_figure(fig, tmp_path / "power.svg")
     assert (tmp_path / "power.svg").read_text().startswith("<?xml")
     assert np.isfinite(table["r_primary"]).all()
+    flips = {
+        "base": {"rho_aq": 0.2, "found_pos[m~k]": 0.1, "found_neg[m~k]": 0.7, "true_sign[m~k]": -1},
+        "aligned": {
+            "rho_aq": 0.8,
+            "found_pos[m~k]": 0.9,
+            "found_neg[m~k]": 0.0,
+            "true_sign[m~k]": 1,
+        },
+    }
+    fig = flip_world_bars(flips)
+    assert len(fig.axes) == 1 and "m~k" in fig.axes[0].get_title()
+    with pytest.raises(ValueError):
+        flip_world_bars({"base": {"rho_aq": 0.2}})

@@ -28,7 +28,7 @@ def command(
     prof = load_profile(profile, results_root=results_root)
     doc = run_validate(prof, progress=progress)
     if figures:
-        from paretoalign.plots.align import power_curves, save_figure
+        from paretoalign.plots.align import flip_world_bars, power_curves, save_figure
 
         curves = pd.DataFrame([c for c in doc["curves"] if "error" not in c])
         fig_dir = prof.results / "figures"
@@ -39,6 +39,7 @@ def command(
                     target=doc["targets"][score],
                 )  # fmt: skip
                 save_figure(fig, fig_dir / f"validation_{score}.png")
+        save_figure(flip_world_bars(doc["flip_worlds"]), fig_dir / "validation_flip_worlds.png")
     d = doc["design"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     typer.echo(

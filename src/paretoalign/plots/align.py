@@ -174,3 +174,71 @@ def power_curves(curves: pd.DataFrame, *, x: str = "groups", y: str = "recall", 
             ax.set_title(f"{col} = {panel}")
     fig.tight_layout()
     return fig
+
+
+def flip_world_bars(
+    flip_worlds: dict, key_pairs: Sequence[tuple[str, str]] | None = None
+) -> Figure:
+    """Discovered-sign shares per world for the key pairs, with each world's true sign.
+
+    Parameters
+    ----------
+    flip_worlds : dict
+        ``validation.json``'s ``flip_worlds``: world -> {``rho_aq``, ``found_pos[m~k]``,
+        ``found_neg[m~k]``, ``true_sign[m~k]``, ...}.
+    key_pairs : sequence of (metric, kpi), optional
+        Default: every pair that has ``found_pos`` entries.
+    """
+    import seaborn as sns
+
+    if key_pairs is None:
+        tags = sorted(
+            {
+                k[len("found_pos[") : -1]
+                for w in flip_worlds.values()
+                for k in w
+                if k.startswith("found_pos[")
+            }
+        )
+    else:
+        tags = [f"{m}~{k}" for m, k in key_pairs]
+    rows = []
+    for world, entry in flip_worlds.items():
+        for tag in tags:
+            if f"found_pos[{tag}]" not in entry:
+                continue
+            label = f"{world}\n(rho_aq={entry.get('rho_aq', float('nan')):+.1f})"
+            rows.append(
+                {"world": label, "pair": tag, "share": entry[f"found_pos[{tag}]"], "sign": "+"}
+            )
+            rows.append(
+                {"world": label, "pair": tag, "share": -entry[f"found_neg[{tag}]"], "sign": "-"}
+            )
+            rows.append({"world": label, "pair": tag, "share": float("nan"), "sign": "true",
+                         "true": entry.get(f"true_sign[{tag}]", 0)})  # fmt: skip
+    if not rows:
+        raise ValueError("no key-pair entries in flip_worlds")
+    frame = pd.DataFrame(rows)
+    fig = Figure(figsize=(4.5 * len(tags), 3.6))
+    axes = fig.subplots(1, len(tags), squeeze=False)[0]
+    for ax, tag in zip(axes, tags, strict=True):
+        sub = frame[(frame["pair"] == tag) & (frame["sign"] != "true")]
+        sns.barplot(
+            data=sub,
+            x="world",
+            y="share",
+            hue="sign",
+            ax=ax,
+            palette={"+": "#c44e52", "-": "#4c72b0"},
+        )
+        truth = frame[(frame["pair"] == tag) & (frame["sign"] == "true")]
+        for i, t in enumerate(truth["true"].to_numpy()):
+            ax.plot(i, 0.9 * float(t), marker="*", color="k", markersize=12, ls="none")
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_ylabel("share of runs discovering + (up) / - (down)", fontsize=8)
+        ax.set_xlabel("")
+        ax.set_title(f"{tag}  (* = true sign)", fontsize=9)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
