@@ -81,3 +81,13 @@ def test_fixed_design_and_errors(worlds):
     # A design that cannot be built (more front groups than arms) is reported, not fatal.
     out = run_validation(worlds[:1], _config(groups=[4, 30], days=[28]), AlignConfig())
     assert any("error" in c for c in out["curves"])
+
+
+def test_noise_free_ceiling_is_reported(worlds):
+    out = run_validation(worlds[:1], _config(groups=[4, 6, 30], days=[28]), AlignConfig())
+    ceiling = {c["groups"]: c for c in out["noise_free_ceiling"]}
+    assert "error" in ceiling[30]
+    # Six noise-free groups find planted pairs (the exact p can reach 2/6! = 0.0028).
+    assert ceiling[6]["recall"] >= 0.5 and ceiling[6]["replicates"] == 1
+    # Four groups can never reach p < 0.05 (2/4! = 0.083): nothing is discovered.
+    assert ceiling[4]["recall"] == 0.0

@@ -230,6 +230,31 @@ def placebo_control(
     }
 
 
+def noise_free_ceiling(
+    panel: ArmPanel,
+    truth: Truth,
+    oracle: pd.DataFrame,
+    n_groups: int,
+    *,
+    metrics: Sequence[str],
+    kpis: Sequence[str],
+    fixed: Sequence[str],
+    align: AlignConfig,
+) -> dict:
+    """The strategy with infinite traffic: the design's groups analysed at their oracle KPIs.
+
+    What is left is identifiability: whether the G chosen arms' offline metrics and true
+    KPIs correlate the way the whole family does, and whether G points can reach the
+    significance level at all. Returns :func:`score_decisions` of that single decision.
+    """
+    arms = design_arms(panel, n_groups, metrics, fixed)
+    x = panel.offline.iloc[arms][list(metrics)].to_numpy(np.float64).T
+    y = oracle.iloc[arms][list(kpis)].to_numpy(np.float64).T[None]
+    sign, _, _ = decide_batch(x, y, align, seed=0)
+    truth_sign = truth.sign.loc[list(metrics), list(kpis)].to_numpy()
+    return {"groups": n_groups, **score_decisions(sign, truth_sign)}
+
+
 def choose_design(
     curves: pd.DataFrame, targets: dict[str, float], *, aa_fwer: dict[tuple, float] | None = None
 ) -> tuple[dict, str]:

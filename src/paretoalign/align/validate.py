@@ -49,6 +49,7 @@ from paretoalign.align.strategy import (
     aa_control,
     choose_design,
     evaluate_design,
+    noise_free_ceiling,
     placebo_control,
 )
 from paretoalign.online.kpis import KPIS
@@ -220,9 +221,11 @@ def run_validation(
     report_truth: dict[str, list[dict]] = {}
     stability: dict[str, dict] = {}
     oracles: dict[str, dict] = {}
+    oracle_tables: dict[str, pd.DataFrame] = {}
     for wp in worlds:
         truth, oracle, stable = world_truth(wp, cfg)
         truths[wp.label] = truth
+        oracle_tables[wp.label] = oracle
         stability[wp.label] = stable
         report_truth[wp.label] = [
             {"metric": m, "kpi": k, "sign": s, "rho": float(truth.rho.loc[m, k])}
@@ -257,6 +260,17 @@ def run_validation(
             curves.append({**design.to_dict(), "error": str(exc)})
             continue
         curves.append({**_clean(row), "world": primary.label})
+    ceiling = []
+    for g in cfg.groups:
+        try:
+            row = noise_free_ceiling(
+                primary.panel, truths[primary.label], oracle_tables[primary.label], g,
+                **{k: v for k, v in common(primary).items() if k != "sessions_per_day"},
+            )  # fmt: skip
+        except ValueError as exc:
+            ceiling.append({"groups": g, "error": str(exc)})
+            continue
+        ceiling.append(_clean(row))
     timing["curves"] = time.perf_counter() - t0
     valid = pd.DataFrame([c for c in curves if "error" not in c])
     targets = {
@@ -372,6 +386,7 @@ def run_validation(
         },
         "targets": targets,
         "curves": curves,
+        "noise_free_ceiling": ceiling,
         "analytic_power": analytic,
         "truth": report_truth,
         "oracle": oracles,
