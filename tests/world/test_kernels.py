@@ -73,7 +73,7 @@ def _kernel_probs(util, u0, theta, model):
     ptr = np.array([0, n], np.int64)
     # the kernels' item tuple W (see kernels' docstring); only click_base matters here
     W = (np.zeros((n + 1, 1)), i4, click_base, f, f, f, f, ptr, i4[1:], f[1:],
-         np.zeros((1, 1)), f, i4[1:])  # fmt: skip
+         np.zeros((1, 1)), f, i4[1:], np.zeros((n, 1)), f[1:])  # fmt: skip
     par = np.zeros(K.N_PAR)
     par[K.P_U0] = u0
     par[K.P_THETA] = theta

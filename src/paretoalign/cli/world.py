@@ -81,11 +81,12 @@ def calibrate(
     typer.echo(f"{'check':<34} {'sim':>10} {'otto':>10} {'tol':>8}  ok")
     for row in doc["checks"]:
         otto = "" if row["otto"] is None else f"{row['otto']:.4g}"
-        tol = (
-            ""
-            if row["tolerance"] is None
-            else f"{row['tolerance']:.3g}{'%' if row['rule'] == 'rel' else ''}"
-        )
+        if row["tolerance"] is None:
+            tol = ""
+        elif row["rule"] == "rel":
+            tol = f"±{100 * row['tolerance']:.0f}%"
+        else:
+            tol = f"±{row['tolerance']:.3g}"
         ok = {True: "yes", False: "NO", None: "-"}[row["ok"]]
         typer.echo(f"{row['name']:<34} {row['sim']:>10.4g} {otto:>10} {tol:>8}  {ok}")
     typer.echo(f"all checks pass: {doc['all_ok']} -> {json_path}")

@@ -66,11 +66,15 @@ def log_statistics(log: SessionLog, channel: np.ndarray, units: np.ndarray) -> d
     clicks = log.type == CLICK
     sess = log.session_index()
     width = log.n_items + 1
-    click_keys = sess[clicks] * width + log.aid[clicks]
+    # (session, item) keys; sessions are contiguous, so the keys are nearly sorted already
+    click_keys = np.sort(sess[clicks] * width + log.aid[clicks])
     n_clicks = max(int(clicks.sum()), 1)
+    distinct_clicks = int(np.count_nonzero(np.diff(click_keys))) + 1 if len(click_keys) else 0
     orders = log.type == ORDER
-    seen_keys = sess[log.type != ORDER] * width + log.aid[log.type != ORDER]
+    seen_keys = np.sort(sess[~orders] * width + log.aid[~orders])
     order_keys = sess[orders] * width + log.aid[orders]
+    at = np.minimum(np.searchsorted(seen_keys, order_keys), max(len(seen_keys) - 1, 0))
+    unseen = seen_keys[at] != order_keys if len(seen_keys) else np.ones(len(order_keys), bool)
 
     def q(x: np.ndarray, p: float) -> float:
         return float(np.quantile(x, p)) if len(x) else float("nan")
@@ -90,10 +94,8 @@ def log_statistics(log: SessionLog, channel: np.ndarray, units: np.ndarray) -> d
         "rec_share_of_page_views_pct": 100.0
         * float((channel[clicks] == K.CH_REC).sum())
         / n_clicks,
-        "repeat_view_rate": 1.0 - len(np.unique(click_keys)) / n_clicks,
-        "wishlist_order_share": float(np.mean(~np.isin(order_keys, seen_keys)))
-        if orders.any()
-        else 0.0,
+        "repeat_view_rate": 1.0 - distinct_clicks / n_clicks,
+        "wishlist_order_share": float(unseen.mean()) if orders.any() else 0.0,
         "units_per_order_line": float(units[orders].mean()) if orders.any() else float("nan"),
         "days": float((log.ts.max() - log.ts.min()) / 86_400_000) if log.n_events else 0.0,
     }
@@ -214,9 +216,13 @@ def solve_offsets(cfg: ShopConfig, out, offsets, slate_size: int):
         choice = out.imp_choice.reshape(-1, slate_size)[:, 0]
         util = out.imp_util.reshape(-1, slate_size)[choice]
         want = cfg.rec_share_target * n_clicks
-        u0 = _solve(
-            lambda v: float(rec_probability(util, v, cfg.theta, cfg.click_model).sum()), want
-        )
+        if cfg.click_model == "pbm":  # P_rec = sigmoid(lse - u0): reduce the slates once
+            lse = logsumexp(util + np.arange(slate_size) * math.log(cfg.theta), axis=1)
+            u0 = _solve(lambda v: float(expit(lse - v).sum()), want)
+        else:
+            u0 = _solve(
+                lambda v: float(rec_probability(util, v, cfg.theta, cfg.click_model).sum()), want
+            )
     if cfg.cart_offset is None:
         x = out.x[clicks]
         target = cart_rate_target(cfg)

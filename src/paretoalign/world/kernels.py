@@ -12,7 +12,8 @@ Packed inputs (built by :mod:`paretoalign.world.world`):
     (``kappa_a a``), ``cat_ptr i8[C+1]``, ``cat_items i4[N]`` (items grouped by category),
     ``alias_prob f8[N]`` and ``alias_idx i4[N]`` (Walker/Vose alias tables, per category,
     of ``exp(organic_pop b)`` over ``cat_items``; ``alias_idx`` is category-local),
-    ``cat_mu f8[C,d]``, ``order_base f8[N+1]`` (``o_q q``).
+    ``cat_mu f8[C,d]``, ``order_base f8[N+1]`` (``o_q q``), ``vec_cat f8[N,d]`` and
+    ``organic_cat f8[N]`` (``vec`` and ``organic_base`` in ``cat_items`` order).
 ``S`` (shoppers)
     ``taste f8[S,d]``, ``gamma f8[S]``, ``logit_pi f8[S]``, ``fav_cat i4[S,F]``,
     ``fav_cum f8[S,F]``, ``start_ms i8[S]``, ``budget i4[S]``, ``seed u8[S]``.
@@ -304,21 +305,22 @@ def _intent_pull(st, z, item, W, par):
 @njit(cache=True)
 def _organic_pick(st, c, z, W, par, ipar, cand, score):
     """Draw M results from category c by popularity, pick one by relevance (M+1 draws)."""
-    vec = W[0]
-    organic_base = W[6]
     cat_ptr = W[7]
     cat_items = W[8]
     alias_prob = W[9]
     alias_idx = W[12]
+    vec_cat = W[13]
+    organic_cat = W[14]
     lo = cat_ptr[c]
     hi = cat_ptr[c + 1]
     mm = ipar[I_M]
     km = par[P_KAPPA_M]
     best = -np.inf
     for m in range(mm):
-        it = cat_items[_pick_alias(alias_prob, alias_idx, lo, hi, u01(st))]
-        cand[m] = it
-        sc = km * _dot_row(z, vec, it) + organic_base[it]
+        j = _pick_alias(alias_prob, alias_idx, lo, hi, u01(st))
+        cand[m] = cat_items[j]
+        # the category's rows are contiguous in vec_cat (cache-friendly copies of vec)
+        sc = km * _dot_row(z, vec_cat, j) + organic_cat[j]
         score[m] = sc
         if sc > best:
             best = sc

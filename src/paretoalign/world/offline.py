@@ -253,7 +253,10 @@ def simulate_offline(world: World) -> OfflineLogs:
             pd.DataFrame(
                 {
                     "session_id": pop.shopper_id[im_sess[im]],
-                    "split": np.full(int(im.sum()), split),
+                    "split": pd.Categorical.from_codes(
+                        np.full(int(im.sum()), 0 if split == "train" else 1, np.int8),
+                        categories=["train", "test"],
+                    ),
                     "ts": out.imp_ts[im],
                     "page_aid": out.imp_page[im],
                     "position": out.imp_position[im],
@@ -266,7 +269,6 @@ def simulate_offline(world: World) -> OfflineLogs:
         )
         kept_rows.append(np.flatnonzero(keep))
     impressions = pd.concat(imp_frames, ignore_index=True)
-    impressions["split"] = impressions["split"].astype(pd.CategoricalDtype(["train", "test"]))
     kept = np.concatenate(kept_rows)
     kept.sort()
     extra = {
@@ -320,7 +322,10 @@ def truth_items(world: World) -> pd.DataFrame:
 
 
 def truth_shoppers(pop: ShopperPopulation, is_train: np.ndarray) -> pd.DataFrame:
-    """Per shopper (= session id): split, start, budget, price sensitivity, ... taste."""
+    """Per shopper (= session id): split, start, budget, price sensitivity, ... taste.
+
+    The taste vector ``u0..u{d-1}`` is stored as float32 (the table is large).
+    """
     frame = pd.DataFrame(
         {
             "shopper_id": pop.shopper_id,
@@ -336,5 +341,7 @@ def truth_shoppers(pop: ShopperPopulation, is_train: np.ndarray) -> pd.DataFrame
     for f in range(pop.favourite_categories.shape[1]):
         frame[f"fav_category_{f}"] = pop.favourite_categories[:, f]
         frame[f"fav_weight_{f}"] = pop.favourite_weights[:, f]
-    taste = pd.DataFrame(pop.taste, columns=[f"u{k}" for k in range(pop.taste.shape[1])])
+    taste = pd.DataFrame(
+        pop.taste.astype(np.float32), columns=[f"u{k}" for k in range(pop.taste.shape[1])]
+    )
     return pd.concat([frame, taste], axis=1)

@@ -148,7 +148,7 @@ class _Shop:
         (
             self.vec, self.cat, self.click_base, self.price_idx, self.cart_base, self.p_order,
             self.organic_base, self.cat_ptr, self.cat_items, self.alias_prob, self.cat_mu,
-            self.order_base, self.alias_idx,
+            self.order_base, self.alias_idx, _vec_by_category, _organic_by_category,
         ) = W  # fmt: skip
         self.taste, self.gamma, self.logit_pi, self.fav_cat, self.fav_cum = S[:5]
         self.start_ms, self.budget, self.seed = S[5], S[6], S[7]

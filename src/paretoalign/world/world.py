@@ -199,6 +199,8 @@ class World:
             np.ascontiguousarray(cat.category_centres),
             order_base,
             alias_idx,
+            np.ascontiguousarray(cat.vectors[items]),
+            cfg.organic_attract * a[items],
         )
 
     def packed_params(self) -> tuple[np.ndarray, np.ndarray]:
