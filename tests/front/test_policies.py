@@ -169,3 +169,46 @@ def test_input_validation(small_model, histories):
     with pytest.raises(ValueError, match="item_log_popularity"):
         ConditionedPolicy(small_model, PI_A, popularity_coef=1.0)
     assert policy.recommend(histories[:0], 5).shape == (0, 5)
+
+
+def test_last_position_fast_path_equals_the_model(small_model, histories):
+    from paretoalign.front.inference import last_position_states, supports_last_position
+
+    assert supports_last_position(small_model)
+    pis = torch.tensor(
+        np.random.default_rng(0).dirichlet([1, 1, 1], len(histories)), dtype=torch.float32
+    )
+    x = torch.from_numpy(histories.astype(np.int64))
+    with torch.inference_mode():
+        fast = last_position_states(small_model, x, pis)
+        ref = small_model.encode(x, pis)[:, -1]
+        # trimmed leading padding (all rows of this slice need at most 8 columns)
+        short = x[:, -8:][(x[:, :-8] == 0).all(dim=1)]
+        pis_short = pis[(x[:, :-8] == 0).all(dim=1)]
+        trimmed = last_position_states(small_model, short, pis_short)
+        ref_short = small_model.encode(torch.nn.functional.pad(short, (50 - 8, 0)), pis_short)[
+            :, -1
+        ]
+    np.testing.assert_allclose(fast.numpy(), ref.numpy(), atol=2e-5)
+    np.testing.assert_allclose(trimmed.numpy(), ref_short.numpy(), atol=2e-5)
+    small_model.train()
+    try:
+        with pytest.raises(ValueError, match="eval mode"):
+            last_position_states(small_model, x, pis)
+    finally:
+        small_model.eval()
+
+
+def test_gru_backbone_falls_back_to_the_model():
+    from paretoalign.front.inference import last_position_states, supports_last_position
+    from paretoalign.model import PreferenceRecommender
+
+    torch.manual_seed(0)
+    gru = PreferenceRecommender(50, ("clicks", "orders"), backbone="gru", hidden_size=8).eval()
+    assert not supports_last_position(gru)
+    x = torch.randint(0, 51, (5, 50))
+    pi = torch.full((5, 2), 0.5)
+    with torch.inference_mode():
+        np.testing.assert_allclose(
+            last_position_states(gru, x, pi).numpy(), gru.encode(x, pi)[:, -1].numpy(), atol=1e-6
+        )

@@ -21,8 +21,10 @@ class FrontConfig(BaseModel):
         "auto", description="auto: Beta quantiles for 2 objectives, the lattice for 3+"
     )
     """Preference grid (:func:`paretoalign.front.grids.preference_grid`)."""
-    points: int = Field(25, ge=1, le=200)
-    """``n`` of the Beta grid (``n + 1`` points; MultiTRON: 25) or the lattice's divisions."""
+    points: int | None = Field(None, ge=1, le=200)
+    """``n`` of the Beta grid (``n + 1`` points) or the lattice's divisions ``D``
+    (``(D + 1)(D + 2) / 2`` points for three objectives). None: MultiTRON's 25 for the Beta
+    grid, 5 (21 points) for the lattice."""
     beta: tuple[float, float] | None = None
     """Beta concentrations of the grid; None: the model's training ``beta`` (MultiTRON)."""
     explicit: list[list[float]] = Field(default_factory=list)
@@ -37,6 +39,9 @@ class FrontConfig(BaseModel):
     """Seeds the test subset and the negatives of the loss evaluation."""
     loss_batch_size: int = Field(256, ge=1)
     """Sessions per batch of the loss evaluation (MultiTRON's batch size)."""
+    threads: int | None = Field(None, ge=1)
+    """Torch and Numba threads while tracing (None: their defaults; 1 is the robust choice
+    on a shared machine, see :func:`paretoalign.front.inference.compute_threads`)."""
 
     # ---------------------------------------------------------------- the front
     hv_margin: float = Field(0.1, gt=0.0, le=10.0)
@@ -59,12 +64,19 @@ class FrontConfig(BaseModel):
     """Control arm: the shop's logging policy (status quo) or a baseline."""
     off_front: list[OffFrontArm] = Field(default_factory=lambda: ["popularity_penalised"])
     """Arms off the front that break the collinearity of the front's metrics."""
-    popularity_penalty: float = Field(1.0, gt=0.0, le=100.0)
+    popularity_penalty: float = Field(0.2, gt=0.0, le=100.0)
     """``α`` of the popularity-penalised arm, in standardised units (one SD of
     log-popularity costs ``α`` SDs of model score)."""
     penalised_pi: list[float] | None = None
     """π of the popularity-penalised arm (None: the chosen group nearest the centre of
     the groups in metric space)."""
+
+    def grid_points(self, n_objectives: int) -> int:
+        """``points``, or its default for the grid the model's objectives get."""
+        if self.points is not None:
+            return self.points
+        beta = self.grid == "beta" or (self.grid == "auto" and n_objectives == 2)
+        return 25 if beta else 5
 
     @field_validator("group_metrics")
     @classmethod

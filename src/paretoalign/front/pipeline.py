@@ -189,6 +189,14 @@ def run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
     -------
     FrontOutputs
     """
+    from paretoalign.front.inference import compute_threads
+
+    with compute_threads(profile.section("front", FrontConfig).threads):
+        return _run_front(profile, progress=progress)
+
+
+def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
+    """:func:`run_front` under the configured thread count."""
     from paretoalign.data import CLICK, load_dataset
     from paretoalign.data.config import DataConfig, dataset_dir
     from paretoalign.metrics import evaluate_model, evaluate_recommender, log_popularity
@@ -234,7 +242,11 @@ def run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
     vectors, vector_source = _item_vectors(data_dir, model.n_items, model)
     beta = cfg.beta if cfg.beta is not None else tuple(train_cfg.beta_vector())[:2]
     grid = preference_grid(
-        cfg.grid, len(objectives), points=cfg.points, beta=beta, explicit=cfg.explicit or None
+        cfg.grid,
+        len(objectives),
+        points=cfg.grid_points(len(objectives)),
+        beta=beta,
+        explicit=cfg.explicit or None,
     )
     if progress:
         print(
@@ -416,7 +428,12 @@ def run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
         "profile": profile.name,
         "objectives": list(objectives),
         "k": k,
-        "grid": {"kind": cfg.grid, "points": cfg.points, "beta": list(beta), "n_points": len(grid)},
+        "grid": {
+            "kind": cfg.grid,
+            "points": cfg.grid_points(len(objectives)),
+            "beta": list(beta),
+            "n_points": len(grid),
+        },
         "test_sessions": int(test.n_sessions),
         "test_sessions_total": int(dataset.test.n_sessions),
         "diversity_space": vector_source,

@@ -47,6 +47,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from paretoalign.front.inference import last_position_states
+
 Exclude = Literal["none", "current", "history"]
 _EXCLUDE = ("none", "current", "history")
 
@@ -203,8 +205,11 @@ class ModelServer:
                     rows = rows_b[lo : lo + self.batch_size]
                     x = torch.from_numpy(history[rows, length - width :].astype(np.int64))
                     p = torch.from_numpy(pis[rows])
-                    h = self.model.encode_unchecked(x, p) if self._trim else self.model.encode(x, p)
-                    out[rows] = h[:, -1, :].float().numpy()
+                    if self._trim:
+                        h = last_position_states(self.model, x, p)
+                    else:
+                        h = self.model.encode(x, p)[:, -1, :]
+                    out[rows] = h.float().numpy()
         return out
 
     # ------------------------------------------------------------------ serving

@@ -6,10 +6,14 @@ evaluated on the test log twice:
 * **offline metrics** — :func:`paretoalign.metrics.evaluate_model` (MultiTRON's protocol:
   every position, full catalogue, top-``k``, seen items not excluded; global ratios);
 * **losses** — :func:`evaluate_losses`: the training objective's per-objective losses
-  :math:`L_k` and the regulariser :math:`L_{reg}` (method brief §2.6–2.7), computed with
-  the model package's own :func:`paretoalign.model.training.compute_loss` and
-  :func:`paretoalign.model.sampling.sample_negatives` under the model's training
-  configuration. The negatives of batch ``b`` are drawn from a generator seeded by
+  :math:`L_k` and the regulariser :math:`L_{reg}` (method brief §2.6–2.7), computed from
+  the model package's public pieces exactly as its training step does: negatives from
+  :func:`paretoalign.model.sampling.sample_negatives`, the kept hardest negative logits
+  from :func:`~paretoalign.model.sampling.hard_negative_logits`, the per-position losses
+  from :func:`paretoalign.model.losses.objective_losses` and the regulariser from
+  :func:`~paretoalign.model.losses.epo_regulariser` (or the cosine penalty), under the
+  model's training configuration (the tests check the result against the training
+  step's ``compute_loss``). The negatives of batch ``b`` come from a generator seeded by
   ``(seed, b)`` only, so every π sees the same negatives (common random numbers: the
   differences between points are not sampling noise). Losses are averaged over all real
   positions (MultiTRON logs the mean of per-batch means; with equal batches the two agree
@@ -27,11 +31,92 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["evaluate_losses", "metric_columns", "trace_front"]
+__all__ = ["batch_loss_sums", "evaluate_losses", "metric_columns", "trace_front"]
 
 
 def _batch_seed(seed: int, batch: int) -> int:
     return int(np.random.SeedSequence([seed, batch]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def batch_loss_sums(
+    model: Any,
+    batch: dict[str, Any],
+    pi: Any,
+    negatives: Any,
+    train_cfg: Any,
+) -> tuple[np.ndarray, int]:
+    r"""Sums over a batch's real positions of every objective's loss and the regulariser.
+
+    Parameters
+    ----------
+    model : PreferenceRecommender
+    batch : dict of Tensor
+        ``inputs``, ``targets``, ``mask``, ``cart_label``, ``order_label`` (``[B, L]``) and
+        ``session`` (``[B]``, the row of each session, selecting its in-batch negatives).
+    pi : Tensor[K]
+    negatives : BatchNegatives or None
+    train_cfg : TrainConfig
+
+    Returns
+    -------
+    sums : ndarray(float64, shape=(K + 1,))
+        :math:`\sum_m \ell_{m,k}` per objective, then :math:`\sum_m \ell^{reg}_m`.
+    count : int
+        Number of real positions ``M``.
+
+    Notes
+    -----
+    The training step's computation (method brief §2.6-2.7): states ``h_m`` of the real
+    positions, positive logit ``p_m = h_m · E[y_m]``, the ``topk_negatives`` hardest
+    negative logits (accidental hits removed when configured), the per-position losses of
+    the objectives and the per-position regulariser at ``π``.
+    """
+    import torch
+
+    from paretoalign.model.losses import cosine_penalty, epo_regulariser, objective_losses
+    from paretoalign.model.sampling import hard_negative_logits
+
+    inputs, mask = batch["inputs"], batch["mask"]
+    length = inputs.shape[1]
+    pi_rows = pi[None, :].expand(inputs.shape[0], -1)
+    states = model.encode_unchecked(inputs, pi_rows)
+    positions = torch.nonzero(mask.reshape(-1)).squeeze(1)
+    count = int(positions.numel())
+    k = len(model.objectives)
+    if count == 0:
+        return np.zeros(k + 1), 0
+    hidden = states.reshape(-1, states.shape[-1])[positions]
+    targets = batch["targets"].reshape(-1)[positions]
+    table = model.item_embeddings()
+    positive = (hidden * table[targets]).sum(dim=1).float()
+    negative_values = None
+    if negatives is not None:
+        session = batch["session"][positions // length]
+        negative_values, _ = hard_negative_logits(
+            hidden,
+            table,
+            negatives,
+            session,
+            train_cfg.topk_negatives,
+            targets=targets if train_cfg.remove_accidental_hits else None,
+        )
+        negative_values = negative_values.float()
+    losses = objective_losses(
+        tuple(model.objectives),
+        positive,
+        negative_values,
+        batch["cart_label"].reshape(-1)[positions],
+        batch["order_label"].reshape(-1)[positions],
+    )
+    pi_f = pi.to(losses.dtype)
+    if train_cfg.regularizer == "epo":
+        reg = epo_regulariser(losses, pi_f).sum()
+    elif train_cfg.regularizer == "cosine":
+        reg = cosine_penalty(losses, pi_f).sum()
+    else:
+        reg = losses.new_zeros(())
+    sums = torch.cat([losses.sum(dim=0), reg[None]]).double().numpy()
+    return sums, count
 
 
 def evaluate_losses(
@@ -72,7 +157,6 @@ def evaluate_losses(
 
     from paretoalign.data.labels import label_sequences
     from paretoalign.model.sampling import sample_negatives
-    from paretoalign.model.training import compute_loss
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -83,8 +167,7 @@ def evaluate_losses(
         raise ValueError(f"pi must have {len(objectives)} entries, got {tuple(pi_t.shape)}")
     needs_negatives = any(o in ("clicks", "distortion") for o in objectives)
     generator = torch.Generator()
-    sums = np.zeros(len(objectives))
-    reg_sum = 0.0
+    sums = np.zeros(len(objectives) + 1)
     total = 0
     was_training = model.training
     model.eval()
@@ -92,8 +175,7 @@ def evaluate_losses(
         with torch.inference_mode():
             for b, lo in enumerate(range(0, log.n_sessions, batch_size)):
                 seq = label_sequences(log[lo : lo + batch_size], length)
-                n = int(seq.mask.sum())
-                if n == 0:
+                if not seq.mask.any():
                     continue
                 inputs = torch.from_numpy(seq.inputs).long()
                 batch = {
@@ -116,19 +198,16 @@ def evaluate_losses(
                         reject_in_batch_items=train_cfg.reject_in_batch_items,
                         logq_correction=train_cfg.logq_correction,
                     )
-                _, per_objective, regulariser = compute_loss(
-                    model, batch, pi_t, negatives, train_cfg
-                )
-                sums += per_objective.double().numpy() * n
-                reg_sum += float(regulariser) * n
-                total += n
+                batch_sums, count = batch_loss_sums(model, batch, pi_t, negatives, train_cfg)
+                sums += batch_sums
+                total += count
     finally:
         if was_training:
             model.train()
     if total == 0:
         return {**{f"loss_{o}": float("nan") for o in objectives}, "loss_reg": float("nan")}
-    out = {f"loss_{o}": float(s / total) for o, s in zip(objectives, sums)}
-    out["loss_reg"] = reg_sum / total
+    out = {f"loss_{o}": float(s / total) for o, s in zip(objectives, sums[:-1])}
+    out["loss_reg"] = float(sums[-1] / total)
     return out
 
 

@@ -33,7 +33,7 @@ class ExperimentConfig(BaseModel):
     """In A/A mode every group is served this arm (None: the first model group)."""
     open_sessions: int = Field(4096, ge=1)
     """Sessions served per step (the request batch of the serving loop)."""
-    encode_batch: int = Field(1024, ge=1)
+    encode_batch: int = Field(256, ge=1)
     """Rows per transformer forward (bounds activation memory)."""
     record_expected: bool = True
     """Record the exact click / cart / order probabilities of every served slate and

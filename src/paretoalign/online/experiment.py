@@ -40,11 +40,9 @@ Outputs (``results/<profile>/`` or ``.../aa/``)
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +52,7 @@ import pandas as pd
 
 from paretoalign.data.sessionlog import atomic_path
 from paretoalign.front.groups import Arm
+from paretoalign.front.inference import compute_threads
 from paretoalign.front.policies import ConditionedPolicy, GroupRouter, ModelServer
 from paretoalign.online.assignment import assign_groups, hash_unit_interval
 from paretoalign.online.config import ExperimentConfig
@@ -76,35 +75,6 @@ __all__ = [
 
 #: Salt suffix of the hash that samples shoppers for the item-level impression log.
 _IMPRESSION_SAMPLE_SALT = "#impressions"
-
-
-@contextlib.contextmanager
-def serving_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch and Numba threads, restoring both counts afterwards.
-
-    ``None`` leaves both alone. Every serving step runs many small operators (a
-    transformer forward on a few thousand short sessions, the shop's jitted kernels on
-    the same rows); when the cores are shared with other busy processes, multi-threaded
-    small operators wait on each other at every barrier (measured here: the shop's
-    ``expected`` kernel on 256 sessions 0.9 ms with one Numba thread, 26 ms with two on a
-    loaded 2-core machine). On an idle machine two threads are faster for large batches.
-    """
-    if n is None:
-        yield
-        return
-    import numba
-    import torch
-
-    n = int(n)
-    before_torch = torch.get_num_threads()
-    before_numba = numba.get_num_threads()
-    torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before_torch)
-        numba.set_num_threads(before_numba)
 
 
 def take_state_rows(state: Any, rows: np.ndarray) -> Any:
@@ -398,7 +368,7 @@ def simulate(
         Share of shoppers (by a second salted hash) whose item-level impressions are kept.
     progress : bool
     threads : int, optional
-        Torch and Numba threads of the serving loop (:func:`serving_threads`; restored
+        Torch and Numba threads of the serving loop (:func:`paretoalign.front.inference.compute_threads`; restored
         afterwards; None: unchanged). The top-k kernel's threads are the server's.
     """
     if len(arm_names) != len(policies) or not policies:
@@ -424,7 +394,7 @@ def simulate(
         round(len(population) * float(np.mean(population.budget)) * 0.9) if len(population) else 0
     )
     t0 = time.perf_counter()
-    with serving_threads(threads):
+    with compute_threads(threads):
         loop.run(progress=progress, total=total)
     seconds = time.perf_counter() - t0
     result = shop.result()
