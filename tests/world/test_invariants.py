@@ -114,7 +114,10 @@ def test_logs_do_not_depend_on_chunks_or_threads(tiny_world):
     pop = tiny_world.offline_population()
     lo, hi = population_windows(tiny_world.cfg, pop)
     imp = np.ones(len(pop), bool)
-    ref = run_sessions(tiny_world, pop, tiny_world.logging_table, lo, hi, log_impressions=imp)
+    # one chunk on the parallel kernel vs small chunks on the serial twin, on one thread
+    big = replace(tiny_world, cfg=tiny_world.cfg.model_copy(update={"chunk_sessions": 10**6}))
+    assert len(pop) >= K.PARALLEL_MIN_ROWS
+    ref = run_sessions(big, pop, big.logging_table, lo, hi, log_impressions=imp)
     small = replace(tiny_world, cfg=tiny_world.cfg.model_copy(update={"chunk_sessions": 37}))
     threads = numba.get_num_threads()
     try:
@@ -131,16 +134,26 @@ def _sorted(frame):
 
 
 def test_online_does_not_depend_on_batch_size(tiny_world):
-    pop = tiny_world.experiment_population(days=1, seed=3, sessions_per_day=80)
+    pop = tiny_world.experiment_population(days=1, seed=3, sessions_per_day=600)
     pol = tiny_world.popularity_policy()
-    a = tiny_world.run_online(pol, pop, batch_size=5, history_len=3)
-    b = tiny_world.run_online(pol, pop, batch_size=64, history_len=3)
+    a = tiny_world.run_online(pol, pop, batch_size=5, history_len=3)  # serial kernels
+    b = tiny_world.run_online(pol, pop, batch_size=600, history_len=3)  # parallel ones
     for name in ("slates", "impressions", "clicks", "organic_views", "carts", "orders", "sessions"):
         left, right = getattr(a, name), getattr(b, name)
         assert len(left) == len(right), name
         assert _sorted(left).equals(_sorted(right)), name
     assert len(a.sessions) == len(pop)
     assert (a.sessions.page_views == a.sessions.slates).all()
+
+
+def test_online_with_no_shoppers(tiny_world):
+    pop = tiny_world.experiment_population(days=1, seed=3, sessions_per_day=10).take(
+        np.zeros(0, np.int64)
+    )
+    shop = tiny_world.open_shop(pop)
+    assert shop.done and shop.n_open == 0
+    res = shop.result()
+    assert len(res.slates) == len(res.sessions) == len(res.orders) == 0
 
 
 def test_online_tables_are_consistent(tiny_world):

@@ -7,6 +7,11 @@ sessions in ``state``. :class:`OnlineShop` keeps up to ``batch_size`` sessions o
 view in a jitted kernel (no Python loop per page view). Finished sessions check out and
 their slots are refilled from the population's queue.
 
+Every open session gets a slate on each of its page views, its last one included (the
+shopper then leaves without a choice), so ``slates`` counts page views and CTR's
+denominator is known. The landing page view of a session is organic and comes without a
+previous slate.
+
 A session's events depend only on its own random stream (seeded by the experiment key and
 the shopper id) and the slates it is shown, so results do not depend on ``batch_size`` or
 on which other shoppers share a batch; two policies serving the same shopper use common

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,6 +42,9 @@ from paretoalign.world.logging_policy import (
 from paretoalign.world.online import OnlineResult, OnlineShop, Policy, run_online
 from paretoalign.world.rng import make_key
 from paretoalign.world.shoppers import ShopperPopulation, draw_shoppers
+
+if TYPE_CHECKING:
+    from paretoalign.world.offline import OfflineLogs
 
 OFFLINE_STREAM = 2
 PILOT_STREAM = 3
@@ -87,6 +91,8 @@ class World:
         from paretoalign.world.calibration import solve_offsets
         from paretoalign.world.offline import population_windows, run_sessions
 
+        if not isinstance(cfg, ShopConfig):
+            raise TypeError(f"World.build needs a ShopConfig, got {type(cfg).__name__}")
         cat = build_catalogue(cfg)
         offsets = Offsets(
             organic_utility=0.0 if cfg.organic_utility is None else cfg.organic_utility,
@@ -301,7 +307,7 @@ class World:
         )
 
     # ------------------------------------------------------------------ simulation
-    def simulate_offline(self):
+    def simulate_offline(self) -> OfflineLogs:
         """The offline logs (see :func:`paretoalign.world.offline.simulate_offline`)."""
         from paretoalign.world.offline import simulate_offline
 
