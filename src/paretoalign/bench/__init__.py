@@ -19,4 +19,5 @@ TASKS: dict[str, str] = {
     "data": "paretoalign.bench.data",
     "metrics": "paretoalign.bench.metrics",
     "train": "paretoalign.bench.train",
+    "serve": "paretoalign.bench.serve",
 }
