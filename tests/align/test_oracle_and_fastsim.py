@@ -174,3 +174,22 @@ def test_panel_round_trip(panel, tmp_path):
     np.testing.assert_array_equal(back.counts, panel.counts)
     np.testing.assert_array_equal(back.front, panel.front)
     pd.testing.assert_frame_equal(back.offline, panel.offline, check_freq=False)
+
+
+def test_undefined_kpis_in_tiny_groups_are_allowed_on_request(panel):
+    arms = panel.index(["p0", "p8"])
+    y = fast_experiment(panel, arms, 0.5, KPIS, n_rep=50, seed=3, allow_undefined=True)
+    assert np.isnan(y).any()
+    rows = compare_with_real(y, y[:2], np.full((2, 3, 2), 0.01), np.zeros((3, 2)), KPIS)
+    for row in rows:
+        assert row["groups_compared"] <= 2
+        assert row["sd_fast"] != row["sd_fast"] or row["sd_fast"] >= 0  # NaN or a number
+
+
+def test_choose_design_with_undefined_scores():
+    curves = pd.DataFrame(
+        {"groups": [4, 6], "days": [7, 7], "traffic": [1.0, 1.0], "precision": [None, None],
+         "recall": [0.0, 0.0], "f1": [None, 0.0]}
+    )  # fmt: skip
+    design, reason = choose_design(curves, {"precision": 0.9, "recall": 0.8, "fwer": 0.05})
+    assert design["groups"] == 6 and not design["meets_targets"] and "0.000" in reason

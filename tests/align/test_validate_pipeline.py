@@ -43,7 +43,7 @@ TABLES = {
         "base_shoppers": 120,
         "base_days": 2,
         "real_runs": 1,
-        "real_run_days": 1,
+        "real_run_days": 3,
     },
 }
 

@@ -24,6 +24,7 @@ population's KPI — the oracle's value. What the fast path leaves out: day-to-d
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -84,17 +85,20 @@ def fast_experiment(
     *,
     n_rep: int,
     seed: int | np.random.Generator,
+    allow_undefined: bool = False,
 ) -> np.ndarray:
     """KPI tables of R replicate experiments, shape ``(R, K, G)`` (see the module docstring).
 
-    Groups with no shoppers or a zero denominator would give NaN KPIs; with the traffic of
-    any real design (hundreds of shoppers per group and more) this does not happen, and a
-    NaN is reported as a ValueError naming the design rather than passed on.
+    A group with no shoppers or a zero denominator (e.g. no clicks for the conversion rate)
+    has an undefined KPI. With the traffic of any real design (hundreds of shoppers per
+    group and more) this does not happen, so by default a NaN raises a ValueError naming the
+    group size; ``allow_undefined=True`` returns the NaN instead (for checks against tiny
+    real runs, which have the same problem).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     sums, shoppers = sample_group_sums(panel, group_arms, shoppers_per_group, n_rep, rng)
     kpis = kpis_from_sums(sums, shoppers, kpi_names)  # (R, G, K)
-    if not np.all(np.isfinite(kpis)):
+    if not allow_undefined and not np.all(np.isfinite(kpis)):
         raise ValueError(
             f"undefined KPI in a replicate ({shoppers_per_group:.0f} shoppers per group): "
             "a group had no shoppers or no impressions; raise the traffic"
@@ -130,8 +134,9 @@ def compare_with_real(
         (real mean - fast mean) / sqrt(se_real^2 / S + base_se^2 + sd_fast^2 / R),
         ``max_abs_z`` its largest absolute value, ``sd_fast`` (spread of the fast
         replicates, averaged over groups), ``se_real`` (delta-method SE of a real run,
-        averaged), and ``width_ratio = sd_fast / se_real`` (1 = the fast path's interval
-        width matches a real run's).
+        averaged), ``width_ratio = sd_fast / se_real`` (1 = the fast path's interval
+        width matches a real run's) and ``groups_compared`` (groups where the KPI is
+        defined in both; NaN replicates are left out of the means).
     """
     fast = np.asarray(fast, dtype=np.float64)
     real_values = np.asarray(real_values, dtype=np.float64)
@@ -149,23 +154,32 @@ def compare_with_real(
     n_fast = fast.shape[0]
     rows = []
     for k, name in enumerate(kpi_names):
-        f_mean = fast[:, k, :].mean(axis=0)
-        f_sd = fast[:, k, :].std(axis=0, ddof=1) if fast.shape[0] > 1 else np.zeros_like(f_mean)
-        r_mean = real_values[:, k, :].mean(axis=0)
-        r_se = real_se[:, k, :].mean(axis=0)
-        z = (r_mean - f_mean) / np.sqrt(r_se**2 / n_real + base_se[k] ** 2 + f_sd**2 / n_fast)
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            # All-NaN cells (a KPI undefined in every run) stay NaN; numpy warns about them.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            f_mean = np.nanmean(fast[:, k, :], axis=0)
+            f_sd = (
+                np.nanstd(fast[:, k, :], axis=0, ddof=1)
+                if fast.shape[0] > 1
+                else np.zeros_like(f_mean)
+            )
+            r_mean = np.nanmean(real_values[:, k, :], axis=0)
+            r_se = np.nanmean(real_se[:, k, :], axis=0)
+            z = (r_mean - f_mean) / np.sqrt(r_se**2 / n_real + base_se[k] ** 2 + f_sd**2 / n_fast)
+        ok = np.isfinite(z)
+        sd_fast = float(f_sd[ok].mean()) if ok.any() else float("nan")
+        se_real = float(r_se[ok].mean()) if ok.any() else float("nan")
         rows.append(
             {
                 "kpi": name,
-                "mean_fast": float(f_mean.mean()),
-                "mean_real": float(r_mean.mean()),
-                "mean_z": float(np.mean(z)),
-                "max_abs_z": float(np.max(np.abs(z))),
-                "sd_fast": float(f_sd.mean()),
-                "se_real": float(r_se.mean()),
-                "width_ratio": float(f_sd.mean() / r_se.mean())
-                if r_se.mean() > 0
-                else float("nan"),
+                "mean_fast": float(f_mean[ok].mean()) if ok.any() else float("nan"),
+                "mean_real": float(r_mean[ok].mean()) if ok.any() else float("nan"),
+                "mean_z": float(z[ok].mean()) if ok.any() else float("nan"),
+                "max_abs_z": float(np.abs(z[ok]).max()) if ok.any() else float("nan"),
+                "sd_fast": sd_fast,
+                "se_real": se_real,
+                "width_ratio": sd_fast / se_real if se_real > 0 else float("nan"),
+                "groups_compared": int(ok.sum()),
             }
         )
     return rows

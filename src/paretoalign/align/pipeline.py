@@ -321,12 +321,24 @@ def run_validate(profile: Any, *, progress: bool = True) -> dict:
     result["timing_s"] = timing
     result["profile"] = profile.name
 
+    result = _finite(result)
     with atomic_path(profile.results / "validation.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+        tmp.write_text(json.dumps(result, indent=2, default=_json_default, allow_nan=False) + "\n")
     curves = pd.DataFrame([c for c in result["curves"] if "error" not in c])
     with atomic_path(out / "curves.parquet") as tmp:
         curves.to_parquet(tmp, index=False)
     return result
+
+
+def _finite(value: Any) -> Any:
+    """The same structure with every NaN / infinite float replaced by None (strict JSON)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _json_default(value: Any) -> Any:

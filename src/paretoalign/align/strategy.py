@@ -272,6 +272,8 @@ def choose_design(
     the targets, the design with the highest F1 is returned and the reason says so.
     """
     frame = curves.copy()
+    for col in ("precision", "recall", "f1"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)  # None -> NaN
     frame["cost"] = frame["days"] * frame["traffic"]
     ok = (frame["precision"] >= targets["precision"]) & (frame["recall"] >= targets["recall"])
     if aa_fwer:
@@ -287,10 +289,13 @@ def choose_design(
         )
         met = True
     else:
-        best = frame.sort_values(["f1", "cost"], ascending=[False, True]).iloc[0]
+        best = frame.sort_values(["f1", "cost"], ascending=[False, True], na_position="last").iloc[
+            0
+        ]
+        f1 = "n/a" if not np.isfinite(best["f1"]) else f"{best['f1']:.3f}"
         reason = (
             f"no design meets precision >= {targets['precision']} and recall >= {targets['recall']}; "
-            f"best F1 {best['f1']:.3f} at G={int(best['groups'])}, D={int(best['days'])}, "
+            f"best F1 {f1} at G={int(best['groups'])}, D={int(best['days'])}, "
             f"traffic={best['traffic']:g}"
         )
         met = False
