@@ -25,7 +25,7 @@ def _config(**kw):
         traffic=[1.0],
         experiment_seeds=30,
         tuning_seeds=20,
-        fixed_arms=["control"],
+        fixed_arms=None,
     )
     base.update(kw)
     return ValidateConfig(**base)
@@ -91,3 +91,15 @@ def test_noise_free_ceiling_is_reported(worlds):
     assert ceiling[6]["recall"] >= 0.5 and ceiling[6]["replicates"] == 1
     # Four groups can never reach p < 0.05 (2/4! = 0.083): nothing is discovered.
     assert ceiling[4]["recall"] == 0.0
+
+
+def test_fixed_and_aa_arms_follow_the_panel(worlds):
+    from paretoalign.align.validate import aa_arm, fixed_arms
+
+    panel = worlds[0].panel
+    assert fixed_arms(panel, _config()) == ["control"]
+    assert fixed_arms(panel, _config(fixed_arms=[])) == []
+    assert aa_arm(panel, _config()) == "control"
+    assert aa_arm(panel, _config(aa_arm="p3")) == "p3"
+    with pytest.raises(ValueError, match="fixed arms"):
+        fixed_arms(panel, _config(fixed_arms=["nope"]))

@@ -242,6 +242,7 @@ def run_validate(profile: Any, *, progress: bool = True) -> dict:
                 k: wprofile.tables.get(k, {}) for k in ("shop", "train", "front", "experiment")
             },
             "grid_points": vcfg.grid_points,
+            "kinds": list(acfg.arms),
             "base_shoppers": vcfg.base_shoppers,
             "base_days": vcfg.base_days,
             "base_seed": vcfg.base_seed,
@@ -255,7 +256,7 @@ def run_validate(profile: Any, *, progress: bool = True) -> dict:
             if info.get("stamp") == stamp:
                 panel = cached
         if panel is None:
-            arms = oracle_arms(wprofile, vcfg.grid_points)
+            arms = oracle_arms(wprofile, vcfg.grid_points, kinds=tuple(acfg.arms))
             say(f"validate: serving {len(arms)} arms x {vcfg.base_shoppers} shoppers in {label}")
             panel, info = serve_panel(
                 wprofile, arms, base_shoppers=vcfg.base_shoppers, days=vcfg.base_days,

@@ -105,10 +105,13 @@ class ValidateConfig(BaseModel):
     target_precision: float = Field(0.9, ge=0, le=1)
     target_recall: float = Field(0.8, ge=0, le=1)
     target_fwer: float = Field(0.05, ge=0, le=1)
-    fixed_arms: list[str] = Field(default_factory=lambda: ["control", "popularity_penalised"])
-    """Arms in every design (the rest of the G groups are front points)."""
-    aa_arm: str = "control"
-    """The arm every group gets in the A/A control."""
+    fixed_arms: list[str] | None = None
+    """Arms in every design, the rest of the G groups being front points. None: every arm of
+    the panel that is not a point of the front (the experiment's control and off-front arms
+    whose kind ``[align] arms`` analyses)."""
+    aa_arm: str | None = None
+    """The arm every group gets in the A/A control (None: ``control`` if there is one, else
+    the first front arm)."""
     metrics: list[str] | None = None
     """Offline metrics of the family (None: every metric column of the panel)."""
     kpis: list[str] | None = None
@@ -164,6 +167,25 @@ def family(panel: ArmPanel, cfg: ValidateConfig) -> tuple[list[str], list[str]]:
         raise ValueError(f"metrics not in the panel: {missing}")
     kpis = list(cfg.kpis) if cfg.kpis is not None else list(KPIS)
     return metrics, kpis
+
+
+def fixed_arms(panel: ArmPanel, cfg: ValidateConfig) -> list[str]:
+    """The arms every design contains (see ``ValidateConfig.fixed_arms``)."""
+    if cfg.fixed_arms is not None:
+        missing = [a for a in cfg.fixed_arms if a not in panel.names]
+        if missing:
+            raise ValueError(f"fixed arms not in the panel: {missing}")
+        return list(cfg.fixed_arms)
+    return [n for n, front in zip(panel.names, panel.front, strict=True) if not front]
+
+
+def aa_arm(panel: ArmPanel, cfg: ValidateConfig) -> str:
+    """The A/A arm (see ``ValidateConfig.aa_arm``)."""
+    if cfg.aa_arm is not None:
+        return cfg.aa_arm
+    if "control" in panel.names:
+        return "control"
+    return next(n for n, front in zip(panel.names, panel.front, strict=True) if front)
 
 
 def world_truth(wp: WorldPanel, cfg: ValidateConfig) -> tuple[Truth, pd.DataFrame, dict]:
@@ -242,7 +264,7 @@ def run_validation(
         return {
             "metrics": metrics,
             "kpis": kpis,
-            "fixed": [a for a in cfg.fixed_arms if a in wp.panel.names],
+            "fixed": fixed_arms(wp.panel, cfg),
             "align": align,
             "sessions_per_day": wp.sessions_per_day,
         }
@@ -297,7 +319,7 @@ def run_validation(
             seed=_seed(cfg.seed, _REPORTING, w), **common(wp),
         )  # fmt: skip
         aa = aa_control(
-            wp.panel, design, aa_arm=cfg.aa_arm, n_rep=cfg.experiment_seeds,
+            wp.panel, design, aa_arm=aa_arm(wp.panel, cfg), n_rep=cfg.experiment_seeds,
             seed=_seed(cfg.seed, _AA, w), **common(wp),
         )  # fmt: skip
         placebo = placebo_control(

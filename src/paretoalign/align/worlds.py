@@ -125,7 +125,12 @@ def prepare_world(profile: Profile, *, progress: bool = False) -> dict[str, floa
     return timing
 
 
-def oracle_arms(profile: Profile, grid_points: int, spread: Sequence[str] | None = None) -> list:
+def oracle_arms(
+    profile: Profile,
+    grid_points: int,
+    spread: Sequence[str] | None = None,
+    kinds: Sequence[str] = ("model", "baseline", "control"),
+) -> list:
     """The oracle family of a prepared world: spread front points plus the experiment's arms.
 
     Parameters
@@ -136,6 +141,9 @@ def oracle_arms(profile: Profile, grid_points: int, spread: Sequence[str] | None
         Front points of the family (all points when the front has no more); chosen by
         :func:`paretoalign.front.groups.choose_front_points` in the standardised space of
         ``spread`` (default: the ``[front] group_metrics``), so they cover the front evenly.
+    kinds : sequence of str
+        Arm kinds of the experiment kept in the family (``[align] arms``: the groups the
+        alignment analysis uses); the experiment's front arms are always kept.
 
     Returns
     -------
@@ -174,7 +182,8 @@ def oracle_arms(profile: Profile, grid_points: int, spread: Sequence[str] | None
                 metrics={m: float(r[m]) for m in metrics},
             )
         )
-    return grid + list(arms)
+    kept = [a for a in arms if a.variant == "front" or a.kind in kinds]
+    return grid + kept
 
 
 def serving_setup(profile: Profile, arms: Sequence[Any]) -> dict[str, Any]:
