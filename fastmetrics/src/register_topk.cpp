@@ -1,4 +1,4 @@
-// Exact top-k by inner product: tiled OpenBLAS sgemm + a vectorised threshold filter.
+// Exact top-k by inner product: a register-blocked micro-kernel with fused selection.
 //
 // For every query q and item j the score is s(q, j) = <queries[q], items[j]>. The result
 // of query q is its k best items under the strict total order
@@ -6,18 +6,33 @@
 // with item 0 (padding) and the query's excluded items never returned. When fewer than k
 // items are eligible, the trailing slots are filled with score -inf and id -1.
 //
-// Plan. Queries are cut into tiles of `query_tile` rows, items into tiles of `item_tile`
-// rows; both grids are fixed by the shapes alone. For one (query tile, item tile) pair a
-// single-threaded sgemm writes the scores into a per-thread buffer that is reused for
-// the whole run (it stays in L2 for the default sizes), padding/excluded entries are
-// overwritten with -inf, and each row is scanned in item order: a SIMD compare against
-// the row's current k-th best score rejects almost everything; the rare survivors go to
-// a scalar sink (a sorted insertion array for small k, a 2k candidate buffer compacted
-// with nth_element for large k). Work units (query tile x item chunk) run under OpenMP;
-// several item chunks per query tile are used only when there are too few query tiles to
-// keep every thread busy, and their partial lists are merged exactly. Every score comes
-// from the same sgemm call whatever the thread count, and the top-k under a strict total
-// order is unique, so the output is bitwise identical for any number of threads.
+// Arithmetic. Every score is the same chain of fused multiply-adds, in the same order,
+// on every code path:  a = +0;  for d = 0..D-1: a = fma(items[j][d], queries[q][d], a).
+// A correctly rounded fma gives identical bits in AVX-512, AVX2 and scalar (std::fma)
+// code, so a score depends neither on the SIMD path, nor on the thread count or the
+// blocking, nor on which other queries share the call.
+//
+// Plan. The score matrix never leaves the registers:
+// * Queries are packed in panels of W lanes (AVX-512: 64, AVX2: 16; a last narrow panel
+//   of 16 / 8 lanes; padded lanes never selected): panel[d][l] = queries[first + l][d].
+// * The micro-kernel holds a tile of NI items x W queries in registers (AVX-512: 6 x 64
+//   = 24 zmm accumulators), broadcasting items[j][d] straight from the row-major item
+//   matrix (no item packing), and runs the fma chain over d. It then takes the maximum
+//   over the NI items per query and compares it with that query's current k-th best
+//   score (a threshold vector loaded from memory): almost always nothing beats it. On a
+//   hit the tile is stored and the winning queries' scores go, in item order, to their
+//   sinks: a sorted insertion array for small k, or a 2k candidate buffer compacted with
+//   nth_element for large k. An equal score never enters: every item seen before by the
+//   query has a lower id.
+// * Items are visited in blocks of ~512 KiB (L2-resident while all panels of a query
+//   group pass over them). A work unit is a group of up to 256 queries against the whole
+//   catalogue; OpenMP threads take units dynamically, with no barrier inside the run.
+//   With too few groups to keep every thread busy, the catalogue is also cut into item
+//   chunks whose top-k lists are merged exactly at the end. The top-k of identical scores
+//   under a strict total order is unique, so the output is bitwise identical for any
+//   thread count.
+//
+// OpenBLAS (scipy-openblas32) is linked only for `sgemm_tiles`, the benchmark's limit.
 #include <fastmetrics/common.hpp>
 
 #include <cblas.h>
@@ -31,6 +46,7 @@
 #include <limits>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 extern "C" void scipy_openblas_set_num_threads(int num_threads);
@@ -39,15 +55,20 @@ namespace fastmetrics {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr float kPosInf = std::numeric_limits<float>::infinity();
 // Above this k the sorted-insertion sink (O(k) per accepted candidate) gives way to
 // the buffered sink (amortised O(1) per candidate plus a final O(k log k) sort).
 constexpr int kDefaultInsertMaxK = 64;
-constexpr int64_t kDefaultQueryTile = 256;
-constexpr int64_t kDefaultItemTile = 2048;
-// Cap on the candidate buffers of one work unit (query_tile x 2k entries): for very
-// large k the query tile shrinks (a function of the shapes and k only, never of the
-// thread count, so results stay identical across thread counts).
-constexpr int64_t kMaxUnitCandidates = int64_t{1} << 22;
+// Item block: about 512 KiB of item rows (2^17 floats), a multiple of every tile height.
+constexpr int64_t kItemBlockFloats = int64_t{1} << 17;
+constexpr int64_t kTileMultiple = 24;
+// Queries per work unit (rounded up to whole wide panels).
+constexpr int64_t kDefaultGroup = 256;
+// Candidate buffers of the buffered sink, per unit: at most 2^21 entries (16 MiB).
+constexpr int64_t kMaxUnitCandidates = int64_t{1} << 21;
+// Multiply-adds per extra thread: smaller calls run on fewer threads, since waking a
+// team costs more than it saves there (results do not depend on it).
+constexpr int64_t kWorkPerThread = int64_t{1} << 25;
 
 struct Entry {
   float score;
@@ -60,15 +81,18 @@ inline bool better(const Entry& a, const Entry& b) {
 }
 
 // ===================================================================== sinks ====
-// A sink receives, for one query, the candidates of one row scan in increasing item id
-// and exposes `threshold()`: a candidate can enter only if its score is strictly above
-// it (an equal score never wins, since every id seen before is lower).
+// A sink receives one query's candidates in increasing item id and exposes
+// `threshold()`: only a score strictly above it can enter.
 
 // Sorted arrays (score desc, id asc) of length k, pre-filled with (-inf, -1).
 struct InsertSink {
   float* scores;
   int32_t* ids;
   int k;
+  void start() {
+    std::fill(scores, scores + k, kNegInf);
+    std::fill(ids, ids + k, -1);
+  }
   float threshold() const { return scores[k - 1]; }
   // Precondition: s > threshold(). Returns the new threshold.
   float push(float s, int32_t id) {
@@ -94,6 +118,10 @@ struct BufferSink {
   float thr;
   float* out_scores;
   int32_t* out_ids;
+  void start() {
+    n = 0;
+    thr = kNegInf;
+  }
   float threshold() const { return thr; }
   float push(float s, int32_t id) {
     buf[n++] = Entry{s, id};
@@ -111,94 +139,180 @@ struct BufferSink {
       out_scores[i] = buf[i].score;
       out_ids[i] = buf[i].id;
     }
-    for (int i = m; i < k; ++i) {
-      out_scores[i] = kNegInf;
-      out_ids[i] = -1;
-    }
+    std::fill(out_scores + m, out_scores + k, kNegInf);
+    std::fill(out_ids + m, out_ids + k, -1);
   }
 };
 
-// ============================================================ row scanners ====
-// Feed the entries s[0..n) (item ids base..base+n) that beat the threshold to the sink,
-// in id order. The vector versions only decide which lanes to look at; the decision per
-// entry is the same scalar comparison `v > thr`, so all three give identical results.
-
-template <class Sink>
-void scan_scalar(const float* s, int64_t n, int32_t base, Sink& sink) {
-  float thr = sink.threshold();
-  for (int64_t j = 0; j < n; ++j) {
-    const float v = s[j];
-    if (v > thr) thr = sink.push(v, base + static_cast<int32_t>(j));
+// CSR exclusion lists, sorted within each query (checked at the boundary).
+struct ExcludeLists {
+  const int64_t* ptr = nullptr;
+  const int32_t* ids = nullptr;
+  bool contains(int64_t q, int32_t id) const {
+    if (ptr == nullptr || ptr[q] == ptr[q + 1]) return false;
+    return std::binary_search(ids + ptr[q], ids + ptr[q + 1], id);
   }
-}
+};
 
+// The scores col[0], col[stride], ... col[(n-1) * stride] of items base .. base+n-1 for
+// one query, handed to its sink in item order; returns the new threshold. This is the
+// only place where an entry is accepted or rejected.
 template <class Sink>
-__attribute__((target("avx2"))) void scan_avx2(const float* s, int64_t n, int32_t base,
-                                                Sink& sink) {
-  float thr = sink.threshold();
-  __m256 vt = _mm256_set1_ps(thr);
-  int64_t j = 0;
-  for (; j + 32 <= n; j += 32) {
-    const __m256 a = _mm256_cmp_ps(_mm256_loadu_ps(s + j), vt, _CMP_GT_OQ);
-    const __m256 b = _mm256_cmp_ps(_mm256_loadu_ps(s + j + 8), vt, _CMP_GT_OQ);
-    const __m256 c = _mm256_cmp_ps(_mm256_loadu_ps(s + j + 16), vt, _CMP_GT_OQ);
-    const __m256 d = _mm256_cmp_ps(_mm256_loadu_ps(s + j + 24), vt, _CMP_GT_OQ);
-    const __m256 any = _mm256_or_ps(_mm256_or_ps(a, b), _mm256_or_ps(c, d));
-    if (__builtin_expect(!_mm256_testz_ps(any, any), 0)) {
-      uint32_t m = static_cast<uint32_t>(_mm256_movemask_ps(a)) |
-                   (static_cast<uint32_t>(_mm256_movemask_ps(b)) << 8) |
-                   (static_cast<uint32_t>(_mm256_movemask_ps(c)) << 16) |
-                   (static_cast<uint32_t>(_mm256_movemask_ps(d)) << 24);
-      while (m) {
-        const int lane = __builtin_ctz(m);
-        m &= m - 1;
-        const float v = s[j + lane];
-        if (v > thr) thr = sink.push(v, base + static_cast<int32_t>(j + lane));
-      }
-      vt = _mm256_set1_ps(thr);
+float take_candidates(const float* col, int stride, int n, int32_t base, float thr, Sink& sink,
+                      const ExcludeLists& ex, int64_t q) {
+  for (int i = 0; i < n; ++i) {
+    const float v = col[i * stride];
+    if (v > thr) {
+      const int32_t id = base + i;
+      if (id != 0 && !ex.contains(q, id)) thr = sink.push(v, id);
     }
   }
-  for (; j < n; ++j) {
-    const float v = s[j];
-    if (v > thr) thr = sink.push(v, base + static_cast<int32_t>(j));
+  return thr;
+}
+
+// ============================================================ micro-kernels ====
+// kernel_<path><V, NI>: n_tiles tiles of NI consecutive items (rows of `items` from item
+// `base`) against one packed query panel of W lanes (panel[d * W + l]); thr[l] is lane
+// l's threshold (+inf for padding lanes) and sinks[l] its sink (query q_first + l).
+
+template <int W, int NI, class Sink>
+void kernel_scalar(const float* items, int64_t n_tiles, int64_t D, int32_t base,
+                   const float* panel, float* thr, Sink* sinks, const ExcludeLists& ex,
+                   int64_t q_first) {
+  for (int64_t t = 0; t < n_tiles; ++t) {
+    const float* x = items + t * NI * D;
+    float acc[NI][W] = {};
+    for (int64_t d = 0; d < D; ++d) {
+      for (int i = 0; i < NI; ++i) {
+        const float xv = x[i * D + d];
+        for (int l = 0; l < W; ++l) acc[i][l] = std::fma(xv, panel[d * W + l], acc[i][l]);
+      }
+    }
+    const int32_t tile_base = base + static_cast<int32_t>(t * NI);
+    for (int l = 0; l < W; ++l) {
+      if (thr[l] == kPosInf) continue;
+      thr[l] = take_candidates(&acc[0][l], W, NI, tile_base, thr[l], sinks[l], ex, q_first + l);
+    }
   }
 }
 
-template <class Sink>
-__attribute__((target("avx512f"))) void scan_avx512(const float* s, int64_t n, int32_t base,
-                                                     Sink& sink) {
-  float thr = sink.threshold();
-  __m512 vt = _mm512_set1_ps(thr);
-  int64_t j = 0;
-  for (; j + 64 <= n; j += 64) {
-    const __mmask16 a = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j), vt, _CMP_GT_OQ);
-    const __mmask16 b = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 16), vt, _CMP_GT_OQ);
-    const __mmask16 c = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 32), vt, _CMP_GT_OQ);
-    const __mmask16 d = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 48), vt, _CMP_GT_OQ);
-    uint64_t m = static_cast<uint64_t>(a) | (static_cast<uint64_t>(b) << 16) |
-                 (static_cast<uint64_t>(c) << 32) | (static_cast<uint64_t>(d) << 48);
-    if (__builtin_expect(m != 0, 0)) {
-      while (m) {
-        const int lane = __builtin_ctzll(m);
-        m &= m - 1;
-        const float v = s[j + lane];
-        if (v > thr) thr = sink.push(v, base + static_cast<int32_t>(j + lane));
+template <int V, int NI, class Sink>
+__attribute__((target("avx2,fma"))) void kernel_avx2(const float* items, int64_t n_tiles,
+                                                     int64_t D, int32_t base, const float* panel,
+                                                     float* thr, Sink* sinks,
+                                                     const ExcludeLists& ex, int64_t q_first) {
+  constexpr int W = 8 * V;
+  for (int64_t t = 0; t < n_tiles; ++t) {
+    const float* x = items + t * NI * D;
+    __m256 acc[NI][V];
+#pragma GCC unroll 16
+    for (int i = 0; i < NI; ++i) {
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_ps();
+    }
+    for (int64_t d = 0; d < D; ++d) {
+      __m256 qv[V];
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) qv[v] = _mm256_loadu_ps(panel + d * W + 8 * v);
+#pragma GCC unroll 16
+      for (int i = 0; i < NI; ++i) {
+        const __m256 xv = _mm256_broadcast_ss(x + i * D + d);
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(xv, qv[v], acc[i][v]);
       }
-      vt = _mm512_set1_ps(thr);
+    }
+    // Common case: no query's best score in the tile beats its threshold. Otherwise the
+    // tile goes to memory (the accumulators are dead afterwards: nothing is spilled).
+    uint64_t hit = 0;
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      __m256 m = acc[0][v];
+#pragma GCC unroll 16
+      for (int i = 1; i < NI; ++i) m = _mm256_max_ps(m, acc[i][v]);
+      const __m256 over = _mm256_cmp_ps(m, _mm256_loadu_ps(thr + 8 * v), _CMP_GT_OQ);
+      hit |= static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_ps(over))) << (8 * v);
+    }
+    if (__builtin_expect(hit != 0, 0)) {
+      alignas(32) float tile[NI][W];
+#pragma GCC unroll 16
+      for (int i = 0; i < NI; ++i) {
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v) _mm256_store_ps(tile[i] + 8 * v, acc[i][v]);
+      }
+      const int32_t tile_base = base + static_cast<int32_t>(t * NI);
+      while (hit != 0) {
+        const int l = __builtin_ctzll(hit);
+        hit &= hit - 1;
+        thr[l] = take_candidates(&tile[0][l], W, NI, tile_base, thr[l], sinks[l], ex,
+                                 q_first + l);
+      }
     }
   }
-  for (; j < n; ++j) {
-    const float v = s[j];
-    if (v > thr) thr = sink.push(v, base + static_cast<int32_t>(j));
+}
+
+template <int V, int NI, class Sink>
+__attribute__((target("avx512f"))) void kernel_avx512(const float* items, int64_t n_tiles,
+                                                      int64_t D, int32_t base,
+                                                      const float* panel, float* thr,
+                                                      Sink* sinks, const ExcludeLists& ex,
+                                                      int64_t q_first) {
+  constexpr int W = 16 * V;
+  for (int64_t t = 0; t < n_tiles; ++t) {
+    const float* x = items + t * NI * D;
+    __m512 acc[NI][V];
+#pragma GCC unroll 16
+    for (int i = 0; i < NI; ++i) {
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
+    }
+    for (int64_t d = 0; d < D; ++d) {
+      __m512 qv[V];
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) qv[v] = _mm512_loadu_ps(panel + d * W + 16 * v);
+#pragma GCC unroll 16
+      for (int i = 0; i < NI; ++i) {
+        const __m512 xv = _mm512_set1_ps(x[i * D + d]);
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(xv, qv[v], acc[i][v]);
+      }
+    }
+    // As in kernel_avx2: one max over the tile's items and one compare per vector.
+    uint64_t hit = 0;
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      __m512 m = acc[0][v];
+#pragma GCC unroll 16
+      for (int i = 1; i < NI; ++i) m = _mm512_max_ps(m, acc[i][v]);
+      hit |= static_cast<uint64_t>(
+                 _mm512_cmp_ps_mask(m, _mm512_loadu_ps(thr + 16 * v), _CMP_GT_OQ))
+             << (16 * v);
+    }
+    if (__builtin_expect(hit != 0, 0)) {
+      alignas(64) float tile[NI][W];
+#pragma GCC unroll 16
+      for (int i = 0; i < NI; ++i) {
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v) _mm512_store_ps(tile[i] + 16 * v, acc[i][v]);
+      }
+      const int32_t tile_base = base + static_cast<int32_t>(t * NI);
+      while (hit != 0) {
+        const int l = __builtin_ctzll(hit);
+        hit &= hit - 1;
+        thr[l] = take_candidates(&tile[0][l], W, NI, tile_base, thr[l], sinks[l], ex,
+                                 q_first + l);
+      }
+    }
   }
 }
+
+// ======================================================= SIMD paths & layout ====
 
 enum Simd : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 
 int best_simd() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return kAvx512;
-  if (__builtin_cpu_supports("avx2")) return kAvx2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kAvx2;
   return kScalar;
 }
 
@@ -213,17 +327,114 @@ const char* simd_name(int simd) {
   }
 }
 
-template <class Sink>
-inline void scan(int simd, const float* s, int64_t n, int32_t base, Sink& sink) {
+// Query panel widths (lanes) of a path: wide panels, then narrow ones for the rest.
+// AVX-512 uses 64-lane panels while a panel (64 x D floats) fits in L1 next to the item
+// rows (D <= 128), else 48 lanes (measured: D = 64 and D = 200 are fastest this way).
+struct Layout {
+  int wide, narrow;
+};
+
+constexpr int64_t kMaxDWide64 = 128;
+
+Layout layout_of(int simd, int64_t D) {
   switch (simd) {
     case kAvx512:
-      scan_avx512(s, n, base, sink);
+      return {D <= kMaxDWide64 ? 64 : 48, 16};
+    case kAvx2:
+      return {16, 8};
+    default:
+      return {8, 1};
+  }
+}
+
+// Tile heights (items per tile) of the wide and narrow kernels of every path divide
+// kTileMultiple, so item blocks split into whole tiles; the catalogue's last items use
+// one-item tiles.
+template <class Sink>
+void run_tiles(int simd, bool wide, int64_t n_items, const float* items, int64_t D, int32_t base,
+               const float* panel, float* thr, Sink* sinks, const ExcludeLists& ex,
+               int64_t q_first) {
+  // Tile shapes (items x query vectors): 24 accumulators with AVX-512 (6 x 4, 8 x 3 or
+  // 12 x 1 zmm), 12 with AVX2 (6 x 2 or 12 x 1 ymm), all of height dividing kTileMultiple.
+  constexpr int NI_WIDE = 6, NI_WIDE48 = 8, NI_NARROW = 12, NI_SCALAR = 4;
+  const bool wide48 = simd == kAvx512 && wide && D > kMaxDWide64;
+  const int ni = simd == kScalar ? NI_SCALAR
+                                 : (wide ? (wide48 ? NI_WIDE48 : NI_WIDE) : NI_NARROW);
+  const int64_t full = n_items / ni;
+  const int64_t rest = n_items - full * ni;
+  const float* tail = items + full * ni * D;
+  const int32_t tail_base = base + static_cast<int32_t>(full * ni);
+  switch (simd) {
+    case kAvx512:
+      if (wide48) {
+        kernel_avx512<3, NI_WIDE48>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_avx512<3, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      } else if (wide) {
+        kernel_avx512<4, NI_WIDE>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_avx512<4, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      } else {
+        kernel_avx512<1, NI_NARROW>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_avx512<1, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      }
       break;
     case kAvx2:
-      scan_avx2(s, n, base, sink);
+      if (wide) {
+        kernel_avx2<2, NI_WIDE>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_avx2<2, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      } else {
+        kernel_avx2<1, NI_NARROW>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_avx2<1, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      }
       break;
     default:
-      scan_scalar(s, n, base, sink);
+      if (wide) {
+        kernel_scalar<8, NI_SCALAR>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_scalar<8, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      } else {
+        kernel_scalar<1, NI_SCALAR>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_scalar<1, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      }
+  }
+}
+
+// A packed query panel of a work unit: queries first .. first+valid-1 in `lanes` lanes,
+// at offset `offset` of the unit's pack buffer; `slot` indexes its thresholds and sinks.
+struct QueryPanel {
+  int64_t first;
+  int lanes;
+  int valid;
+  bool wide;
+  int64_t offset;
+  int64_t slot;
+};
+
+std::vector<QueryPanel> query_panels(int64_t first, int64_t n, int64_t D, const Layout& lay) {
+  std::vector<QueryPanel> panels;
+  int64_t done = 0, offset = 0;
+  while (n - done >= lay.wide) {
+    panels.push_back(QueryPanel{first + done, lay.wide, lay.wide, true, offset, done});
+    done += lay.wide;
+    offset += lay.wide * D;
+  }
+  while (done < n) {
+    const int valid = static_cast<int>(std::min<int64_t>(lay.narrow, n - done));
+    panels.push_back(QueryPanel{first + done, lay.narrow, valid, false, offset, done});
+    done += valid;
+    offset += lay.narrow * D;
+  }
+  return panels;
+}
+
+// panel[d * lanes + l] = queries[first + l][d] for l < valid, 0 for padding lanes.
+void pack_query_panel(const float* queries, int64_t D, const QueryPanel& qp, float* pack) {
+  float* panel = pack + qp.offset;
+  for (int l = 0; l < qp.lanes; ++l) {
+    if (l < qp.valid) {
+      const float* src = queries + (qp.first + l) * D;
+      for (int64_t d = 0; d < D; ++d) panel[d * qp.lanes + l] = src[d];
+    } else {
+      for (int64_t d = 0; d < D; ++d) panel[d * qp.lanes + l] = 0.0f;
+    }
   }
 }
 
@@ -234,89 +445,25 @@ struct Problem {
   const float* items;    // M x D, C order
   int64_t Q, M, D;
   int k;
-  const int64_t* ex_ptr;  // Q + 1 offsets, or nullptr
-  const int32_t* ex_ids;  // sorted within each query, values in [0, M)
-  int64_t query_tile, item_tile;
+  ExcludeLists ex;
   int simd;
   int insert_max_k;
-  bool select;  // false: sgemm only (the benchmark's `limit`)
+  int64_t item_block;       // items per block (multiple of kTileMultiple)
+  int64_t group;            // queries per work unit
+  int64_t work_per_thread;  // multiply-adds per extra thread
 };
 
-// The score buffer of the calling thread: allocated once per thread and reused across
-// calls, since first touch of fresh pages is expensive. OpenMP worker threads persist,
-// so their buffers do too (at most query_tile x item_tile floats per thread).
-float* thread_buffer(size_t n_floats) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < n_floats) buffer.assign(n_floats, 0.0f);
+// Thread-local scratch that only grows: first touch of fresh pages is expensive, and
+// OpenMP worker threads persist between calls.
+template <class T, int Tag>
+T* scratch(size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
   return buffer.data();
 }
 
-Entry* thread_candidates(size_t n_entries) {
-  thread_local std::vector<Entry> cands;
-  if (cands.size() < n_entries) cands.assign(n_entries, Entry{kNegInf, -1});
-  return cands.data();
-}
-
-// Scores of rows [q0, q0+qn) x items [m0, m0+mn) into buf (leading dimension mn), with
-// item 0 and the excluded items set to -inf.
-void score_tile(const Problem& p, int64_t q0, int64_t qn, int64_t m0, int64_t mn, float* buf) {
-  scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(qn),
-              static_cast<blasint>(mn), static_cast<blasint>(p.D), 1.0f, p.queries + q0 * p.D,
-              static_cast<blasint>(p.D), p.items + m0 * p.D, static_cast<blasint>(p.D), 0.0f,
-              buf, static_cast<blasint>(mn));
-  if (!p.select) return;
-  if (m0 == 0) {
-    for (int64_t r = 0; r < qn; ++r) buf[r * mn] = kNegInf;
-  }
-  if (p.ex_ptr != nullptr) {
-    for (int64_t r = 0; r < qn; ++r) {
-      const int32_t* lo = p.ex_ids + p.ex_ptr[q0 + r];
-      const int32_t* hi = p.ex_ids + p.ex_ptr[q0 + r + 1];
-      const int32_t* it = std::lower_bound(lo, hi, static_cast<int32_t>(m0));
-      for (; it != hi && *it < m0 + mn; ++it) buf[r * mn + (*it - m0)] = kNegInf;
-    }
-  }
-}
-
-// One work unit: query rows [q0, q0+qn) against items [c0, c1) (c0 a multiple of the
-// item tile), writing sorted top-k lists to out_scores/out_ids (row stride k).
-void run_unit(const Problem& p, int64_t q0, int64_t qn, int64_t c0, int64_t c1,
-              float* out_scores, int32_t* out_ids) {
-  const int k = p.k;
-  float* buf = thread_buffer(static_cast<size_t>(p.query_tile * p.item_tile));
-  const bool insert = k <= p.insert_max_k;
-  std::vector<BufferSink> bsinks;
-  if (p.select) {
-    if (insert) {
-      std::fill(out_scores, out_scores + qn * k, kNegInf);
-      std::fill(out_ids, out_ids + qn * k, -1);
-    } else {
-      Entry* cands = thread_candidates(static_cast<size_t>(qn) * 2 * k);
-      bsinks.reserve(qn);
-      for (int64_t r = 0; r < qn; ++r) {
-        bsinks.push_back(BufferSink{cands + r * 2 * k, 0, k, kNegInf, out_scores + r * k,
-                                    out_ids + r * k});
-      }
-    }
-  }
-  for (int64_t m0 = c0; m0 < c1; m0 += p.item_tile) {
-    const int64_t mn = std::min(p.item_tile, c1 - m0);
-    score_tile(p, q0, qn, m0, mn, buf);
-    if (!p.select) continue;
-    for (int64_t r = 0; r < qn; ++r) {
-      if (insert) {
-        InsertSink sink{out_scores + r * k, out_ids + r * k, k};
-        scan(p.simd, buf + r * mn, mn, static_cast<int32_t>(m0), sink);
-      } else {
-        scan(p.simd, buf + r * mn, mn, static_cast<int32_t>(m0), bsinks[r]);
-      }
-    }
-  }
-  for (auto& sink : bsinks) sink.finish();
-}
-
-// Merge the n_chunks sorted partial lists of one query (chunk c at parts + c * stride)
-// into out; every list is sorted by `better`, fillers (-inf, -1) sort last.
+// Merge the n_chunks sorted partial lists of one query (chunk c at part + c * stride)
+// into out; every list is sorted by `better`, fillers (-inf, -1) last.
 void merge_query(const float* part_s, const int32_t* part_i, int64_t stride, int64_t n_chunks,
                  int k, float* out_s, int32_t* out_i, std::vector<Entry>& acc,
                  std::vector<Entry>& tmp) {
@@ -352,59 +499,107 @@ void merge_query(const float* part_s, const int32_t* part_i, int64_t stride, int
   }
 }
 
-void run(const Problem& p, int threads, float* out_scores, int32_t* out_ids) {
-  const int64_t n_qtiles = (p.Q + p.query_tile - 1) / p.query_tile;
-  const int64_t n_itiles = (p.M + p.item_tile - 1) / p.item_tile;
-  // Split the catalogue only when the query tiles alone cannot feed every thread.
-  int64_t n_chunks = 1;
-  if (threads > 1 && n_qtiles < 2 * threads) {
-    n_chunks = std::min<int64_t>(n_itiles, (4 * threads + n_qtiles - 1) / n_qtiles);
+// One work unit: queries [g0, g0 + gn) against items [c0, c1), sorted top-k lists to
+// res_s/res_i (row r = query g0 + r, stride k).
+template <class Sink>
+void run_unit(const Problem& p, int64_t g0, int64_t gn, int64_t c0, int64_t c1, float* res_s,
+              int32_t* res_i) {
+  const Layout lay = layout_of(p.simd, p.D);
+  const int64_t k = p.k;
+  const std::vector<QueryPanel> panels = query_panels(g0, gn, p.D, lay);
+  const int64_t lanes = panels.back().slot + panels.back().lanes;
+  float* pack = scratch<float, 0>(static_cast<size_t>(lanes * p.D));
+  float* thr = scratch<float, 1>(static_cast<size_t>(lanes));
+  Sink* sinks = scratch<Sink, 2>(static_cast<size_t>(lanes));
+  Entry* cands = nullptr;
+  if constexpr (std::is_same_v<Sink, BufferSink>) {
+    cands = scratch<Entry, 3>(static_cast<size_t>(gn * 2 * k));
   }
-  const int64_t tiles_per_chunk = (n_itiles + n_chunks - 1) / n_chunks;
-  n_chunks = (n_itiles + tiles_per_chunk - 1) / tiles_per_chunk;
-  const int64_t chunk_items = tiles_per_chunk * p.item_tile;
-  const int64_t n_units = n_qtiles * n_chunks;
-  const int64_t stride = p.Q * p.k;  // one chunk's partial results
+  for (int64_t r = 0; r < gn; ++r) {
+    if constexpr (std::is_same_v<Sink, BufferSink>) {
+      sinks[r] = BufferSink{cands + r * 2 * k, 0, p.k, kNegInf, res_s + r * k, res_i + r * k};
+    } else {
+      sinks[r] = InsertSink{res_s + r * k, res_i + r * k, p.k};
+    }
+    sinks[r].start();
+    thr[r] = sinks[r].threshold();
+  }
+  std::fill(thr + gn, thr + lanes, kPosInf);
+  for (const QueryPanel& qp : panels) pack_query_panel(p.queries, p.D, qp, pack);
+  for (int64_t b0 = c0; b0 < c1; b0 += p.item_block) {
+    const int64_t bn = std::min(p.item_block, c1 - b0);
+    for (const QueryPanel& qp : panels) {
+      run_tiles(p.simd, qp.wide, bn, p.items + b0 * p.D, p.D, static_cast<int32_t>(b0),
+                pack + qp.offset, thr + qp.slot, sinks + qp.slot, p.ex, qp.first);
+    }
+  }
+  for (int64_t r = 0; r < gn; ++r) sinks[r].finish();
+}
+
+template <class Sink>
+void run_all(const Problem& p, int threads, float* out_s, int32_t* out_i) {
+  const int64_t k = p.k;
+  const int64_t n_groups = (p.Q + p.group - 1) / p.group;
+  const int64_t n_blocks = (p.M + p.item_block - 1) / p.item_block;
+  // Too few query groups to keep every thread busy: cut the catalogue into chunks too.
+  int64_t n_chunks = 1;
+  if (threads > 1 && n_groups < 4 * threads) {
+    n_chunks = std::min<int64_t>(n_blocks, (4 * threads + n_groups - 1) / n_groups);
+  }
+  const int64_t blocks_per_chunk = (n_blocks + n_chunks - 1) / n_chunks;
+  n_chunks = (n_blocks + blocks_per_chunk - 1) / blocks_per_chunk;
+  const int64_t chunk_items = blocks_per_chunk * p.item_block;
+  const int64_t n_units = n_groups * n_chunks;
 
   std::vector<float> part_s;
   std::vector<int32_t> part_i;
-  if (n_chunks > 1 && p.select) {
-    part_s.resize(static_cast<size_t>(n_chunks * stride));
-    part_i.resize(static_cast<size_t>(n_chunks * stride));
+  if (n_chunks > 1) {
+    part_s.resize(static_cast<size_t>(n_chunks * p.Q * k));
+    part_i.resize(static_cast<size_t>(n_chunks * p.Q * k));
+  }
+  std::vector<std::vector<Entry>> merge_scratch(2 * static_cast<size_t>(threads));
+  if (n_chunks > 1) {
+    for (auto& v : merge_scratch) v.reserve(static_cast<size_t>(k));
   }
   std::atomic<bool> failed{false};
-#pragma omp parallel num_threads(threads)
+
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
 #pragma omp for schedule(dynamic, 1)
     for (int64_t u = 0; u < n_units; ++u) {
       if (failed.load(std::memory_order_relaxed)) continue;
-      const int64_t t = u / n_chunks, c = u % n_chunks;
-      const int64_t q0 = t * p.query_tile, qn = std::min(p.query_tile, p.Q - q0);
+      const int64_t g = u / n_chunks, c = u % n_chunks;
+      const int64_t g0 = g * p.group, gn = std::min(p.group, p.Q - g0);
       const int64_t c0 = c * chunk_items, c1 = std::min(p.M, c0 + chunk_items);
-      float* os = nullptr;
-      int32_t* oi = nullptr;
-      if (p.select) {
-        os = (n_chunks > 1 ? part_s.data() + c * stride : out_scores) + q0 * p.k;
-        oi = (n_chunks > 1 ? part_i.data() + c * stride : out_ids) + q0 * p.k;
-      }
+      float* rs = (n_chunks > 1 ? part_s.data() + c * p.Q * k : out_s) + g0 * k;
+      int32_t* ri = (n_chunks > 1 ? part_i.data() + c * p.Q * k : out_i) + g0 * k;
       try {
-        run_unit(p, q0, qn, c0, c1, os, oi);
+        run_unit<Sink>(p, g0, gn, c0, c1, rs, ri);
       } catch (...) {
         failed.store(true);
       }
     }
-    if (n_chunks > 1 && p.select && !failed.load()) {
-      std::vector<Entry> acc, tmp;
-      acc.reserve(p.k);
-      tmp.reserve(p.k);
+    if (n_chunks > 1 && !failed.load()) {
+      std::vector<Entry>& acc = merge_scratch[2 * omp_get_thread_num()];
+      std::vector<Entry>& tmp = merge_scratch[2 * omp_get_thread_num() + 1];
 #pragma omp for schedule(static)
       for (int64_t q = 0; q < p.Q; ++q) {
-        merge_query(part_s.data() + q * p.k, part_i.data() + q * p.k, stride, n_chunks, p.k,
-                    out_scores + q * p.k, out_ids + q * p.k, acc, tmp);
+        merge_query(part_s.data() + q * k, part_i.data() + q * k, p.Q * k, n_chunks, p.k,
+                    out_s + q * k, out_i + q * k, acc, tmp);
       }
     }
   }
   if (failed.load()) throw std::bad_alloc();
+}
+
+void run(const Problem& p, int threads, float* out_scores, int32_t* out_ids) {
+  const double work = static_cast<double>(p.Q) * static_cast<double>(p.M) * p.D;
+  threads = static_cast<int>(std::min<double>(threads, 1.0 + work / p.work_per_thread));
+  if (p.k <= p.insert_max_k) {
+    run_all<InsertSink>(p, threads, out_scores, out_ids);
+  } else {
+    run_all<BufferSink>(p, threads, out_scores, out_ids);
+  }
 }
 
 // Validate the CSR exclusion lists: offsets start at 0, never decrease, end at nnz; ids
@@ -433,61 +628,66 @@ void check_exclusion(const int64_t* ptr, int64_t Q, const int32_t* ids, int64_t 
   }
 }
 
-Problem make_problem(const py::array_t<float, py::array::c_style>& q,
-                     const py::array_t<float, py::array::c_style>& x, int64_t k, int threads,
-                     int64_t query_tile, int64_t item_tile, int simd, bool select) {
-  Problem p{};
-  p.Q = q.shape(0);
-  p.M = x.shape(0);
-  p.D = q.shape(1);
-  if (x.shape(1) != p.D) {
+void check_shapes(int64_t Q, int64_t M, int64_t D, int64_t D_items, int threads) {
+  if (D_items != D) {
     throw std::invalid_argument("queries and items must have the same number of columns");
   }
-  if (p.Q < 1 || p.M < 1 || p.D < 1) {
+  if (Q < 1 || M < 1 || D < 1) {
     throw std::invalid_argument("queries and items must be non-empty (Q, M, D >= 1)");
   }
-  if (p.M > std::numeric_limits<int32_t>::max()) {
-    throw std::invalid_argument("at most 2**31 - 1 items (ids are int32)");
-  }
-  if (p.D > std::numeric_limits<int32_t>::max()) {
-    throw std::invalid_argument("D must be below 2**31");
+  if (M > std::numeric_limits<int32_t>::max() || D > std::numeric_limits<int32_t>::max()) {
+    throw std::invalid_argument("M and D must be below 2**31 (ids are int32)");
   }
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
-  if (query_tile < 1 || item_tile < 1 || query_tile * item_tile > (int64_t{1} << 28)) {
-    throw std::invalid_argument("tile sizes must be >= 1 with query_tile * item_tile <= 2**28");
-  }
-  if (select && (k < 1 || k > p.M - 1)) {
-    throw std::invalid_argument("k must be in [1, M - 1]");
-  }
-  const int best = best_simd();
-  if (simd < 0) simd = best;
-  if (simd > kAvx512) throw std::invalid_argument("simd must be -1 (auto), 0, 1 or 2");
-  if (simd > best) {
-    throw std::invalid_argument(std::string("this CPU does not support the ") + simd_name(simd) +
-                                " selection path");
-  }
-  p.queries = q.data();
-  p.items = x.data();
-  p.k = static_cast<int>(k);
-  p.query_tile = query_tile;
-  if (select && p.query_tile * 2 * p.k > kMaxUnitCandidates) {
-    p.query_tile = std::max<int64_t>(1, kMaxUnitCandidates / (2 * p.k));
-  }
-  p.item_tile = item_tile;
-  p.simd = simd;
-  p.insert_max_k = kDefaultInsertMaxK;
-  p.select = select;
-  return p;
 }
 
 py::tuple topk_inner_product(py::handle queries_obj, py::handle items_obj, int64_t k,
                              py::object exclude_ptr_obj, py::object exclude_ids_obj, int threads,
-                             int64_t query_tile, int64_t item_tile, int simd,
-                             int insert_max_k) {
+                             int simd, int insert_max_k, int64_t item_block,
+                             int64_t group, int64_t work_per_thread) {
   auto q = require<float>(queries_obj, "queries", 2);
   auto x = require<float>(items_obj, "items", 2);
-  Problem p = make_problem(q, x, k, threads, query_tile, item_tile, simd, true);
-  if (insert_max_k >= 0) p.insert_max_k = insert_max_k;
+  Problem p{};
+  p.Q = q.shape(0);
+  p.M = x.shape(0);
+  p.D = q.shape(1);
+  check_shapes(p.Q, p.M, p.D, x.shape(1), threads);
+  if (k < 1 || k > p.M - 1) throw std::invalid_argument("k must be in [1, M - 1]");
+  p.k = static_cast<int>(k);
+  const int best = best_simd();
+  if (simd < -1 || simd > kAvx512) {
+    throw std::invalid_argument("simd must be -1 (auto), 0, 1 or 2");
+  }
+  p.simd = simd < 0 ? best : simd;
+  if (p.simd > best) {
+    throw std::invalid_argument(std::string("this CPU does not support the ") +
+                                simd_name(p.simd) + " path");
+  }
+  p.insert_max_k = insert_max_k < 0 ? kDefaultInsertMaxK : insert_max_k;
+  // Block and group sizes change neither a score nor a decision, only speed and memory.
+  if (item_block < 0 || group < 0) {
+    throw std::invalid_argument("item_block and group must be >= 0 (0 = automatic)");
+  }
+  if (item_block == 0) item_block = kItemBlockFloats / p.D;
+  p.item_block = std::max<int64_t>(1, (item_block + kTileMultiple - 1) / kTileMultiple) *
+                 kTileMultiple;
+  if (group == 0) {
+    // About kDefaultGroup queries, in whole wide panels.
+    const int64_t wide = layout_of(p.simd, p.D).wide;
+    group = (kDefaultGroup + wide - 1) / wide * wide;
+    if (p.k > p.insert_max_k) {
+      group = std::min(group, std::max<int64_t>(1, kMaxUnitCandidates / (2 * k)));
+    }
+  }
+  p.group = group;
+  if (p.item_block * p.D > (int64_t{1} << 28) || p.group * p.D > (int64_t{1} << 28)) {
+    throw std::invalid_argument("item_block * D and group * D must be <= 2**28");
+  }
+  if (work_per_thread == 0 || work_per_thread < -1) {
+    throw std::invalid_argument("work_per_thread must be -1 (automatic) or >= 1");
+  }
+  p.work_per_thread = work_per_thread == -1 ? kWorkPerThread : work_per_thread;
+
   py::array_t<int64_t, py::array::c_style> ptr;
   py::array_t<int32_t, py::array::c_style> ids;
   if (exclude_ptr_obj.is_none() != exclude_ids_obj.is_none()) {
@@ -500,9 +700,11 @@ py::tuple topk_inner_product(py::handle queries_obj, py::handle items_obj, int64
       throw std::invalid_argument("exclude_ptr must have Q + 1 entries");
     }
     check_exclusion(ptr.data(), p.Q, ids.data(), ids.shape(0), p.M);
-    p.ex_ptr = ptr.data();
-    p.ex_ids = ids.data();
+    p.ex.ptr = ptr.data();
+    p.ex.ids = ids.data();
   }
+  p.queries = q.data();
+  p.items = x.data();
   py::array_t<float> scores({p.Q, static_cast<int64_t>(p.k)});
   py::array_t<int32_t> out_ids({p.Q, static_cast<int64_t>(p.k)});
   float* s = scores.mutable_data();
@@ -514,41 +716,86 @@ py::tuple topk_inner_product(py::handle queries_obj, py::handle items_obj, int64
   return py::make_tuple(scores, out_ids);
 }
 
+// ==================================================== the benchmark's limit ====
+// OpenBLAS sgemm of the same shapes: query_tile x item_tile score tiles, OpenMP over
+// query tiles, one single-threaded sgemm per tile into a per-thread buffer, scores
+// discarded.
+
+float* sgemm_buffer(size_t n_floats) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < n_floats) buffer.assign(n_floats, 0.0f);
+  return buffer.data();
+}
+
 void sgemm_tiles(py::handle queries_obj, py::handle items_obj, int threads, int64_t query_tile,
                  int64_t item_tile) {
   auto q = require<float>(queries_obj, "queries", 2);
   auto x = require<float>(items_obj, "items", 2);
-  Problem p = make_problem(q, x, 1, threads, query_tile, item_tile, kScalar, false);
+  const int64_t Q = q.shape(0), M = x.shape(0), D = q.shape(1);
+  check_shapes(Q, M, D, x.shape(1), threads);
+  if (query_tile < 1 || item_tile < 1 || query_tile * item_tile > (int64_t{1} << 28)) {
+    throw std::invalid_argument("tile sizes must be >= 1 with query_tile * item_tile <= 2**28");
+  }
+  const float* qd = q.data();
+  const float* xd = x.data();
+  const int64_t n_tiles = (Q + query_tile - 1) / query_tile;
+  std::atomic<bool> failed{false};
   py::gil_scoped_release release;
-  run(p, threads, nullptr, nullptr);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t t = 0; t < n_tiles; ++t) {
+    float* buf = nullptr;
+    try {
+      buf = sgemm_buffer(static_cast<size_t>(query_tile * item_tile));
+    } catch (...) {
+      failed.store(true);
+      continue;
+    }
+    const int64_t q0 = t * query_tile, qn = std::min(query_tile, Q - q0);
+    for (int64_t m0 = 0; m0 < M; m0 += item_tile) {
+      const int64_t mn = std::min(item_tile, M - m0);
+      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(qn),
+                        static_cast<blasint>(mn), static_cast<blasint>(D), 1.0f, qd + q0 * D,
+                        static_cast<blasint>(D), xd + m0 * D, static_cast<blasint>(D), 0.0f, buf,
+                        static_cast<blasint>(mn));
+    }
+  }
+  if (failed.load()) {
+    py::gil_scoped_acquire acquire;
+    throw std::bad_alloc();
+  }
 }
 
 }  // namespace
 
 void register_topk(py::module_& m) {
-  // Our private copy of OpenBLAS (scipy-openblas32) runs one thread per call: the
-  // parallelism is ours (OpenMP over tiles), each thread calling a single-threaded sgemm.
+  // The private OpenBLAS copy (scipy-openblas32) serves only sgemm_tiles, where the
+  // parallelism is ours (OpenMP over tiles), so each sgemm call runs on one thread.
   scipy_openblas_set_num_threads(1);
-  m.attr("TOPK_QUERY_TILE") = kDefaultQueryTile;
-  m.attr("TOPK_ITEM_TILE") = kDefaultItemTile;
   m.attr("TOPK_INSERT_MAX_K") = kDefaultInsertMaxK;
   m.def("topk_inner_product", &topk_inner_product, py::arg("queries"), py::arg("items"),
         py::arg("k"), py::arg("exclude_ptr") = py::none(), py::arg("exclude_ids") = py::none(),
-        py::arg("threads") = 1, py::arg("query_tile") = kDefaultQueryTile,
-        py::arg("item_tile") = kDefaultItemTile, py::arg("simd") = -1,
-        py::arg("insert_max_k") = -1,
+        py::arg("threads") = 1, py::arg("simd") = -1, py::arg("insert_max_k") = -1,
+        py::arg("item_block") = 0, py::arg("group") = 0, py::arg("work_per_thread") = -1,
         "Exact top-k by inner product (scores, ids); see paretoalign.ranking.topk.");
   m.def("sgemm_tiles", &sgemm_tiles, py::arg("queries"), py::arg("items"),
-        py::arg("threads") = 1, py::arg("query_tile") = kDefaultQueryTile,
-        py::arg("item_tile") = kDefaultItemTile,
-        "The sgemm calls of topk_inner_product alone, scores discarded (benchmark limit).");
+        py::arg("threads") = 1, py::arg("query_tile") = 512, py::arg("item_tile") = 512,
+        "OpenBLAS sgemm of all query x item tiles, scores discarded (benchmark limit).");
   m.def(
-      "topk_simd_paths", [] {
+      "topk_simd_paths",
+      [] {
         py::list names;
         for (int s = kScalar; s <= best_simd(); ++s) names.append(simd_name(s));
         return names;
       },
       "Selection paths this CPU supports, index = the `simd` argument (last = default).");
+  m.def(
+      "topk_layout",
+      [](int simd, int64_t D) {
+        const Layout lay = layout_of(simd, D);
+        return py::make_tuple(lay.wide, lay.narrow);
+      },
+      py::arg("simd"), py::arg("D"),
+      "(lanes of a wide, of a narrow query panel) of a SIMD path at dimension D.");
   m.def("topk_max_threads", [] { return omp_get_max_threads(); },
         "OpenMP's default thread count (used when threads is None).");
 }

@@ -37,8 +37,6 @@ def format_otto_lines(
 ) -> bytes: ...
 
 # --- top-k ranking (fastmetrics/src/register_topk.cpp; façade: paretoalign.ranking.topk)
-TOPK_QUERY_TILE: int
-TOPK_ITEM_TILE: int
 TOPK_INSERT_MAX_K: int
 
 def topk_inner_product(
@@ -48,17 +46,19 @@ def topk_inner_product(
     exclude_ptr: np.ndarray | None = None,
     exclude_ids: np.ndarray | None = None,
     threads: int = 1,
-    query_tile: int = ...,
-    item_tile: int = ...,
     simd: int = -1,
     insert_max_k: int = -1,
+    item_block: int = 0,
+    group: int = 0,
+    work_per_thread: int = -1,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 def sgemm_tiles(
     queries: np.ndarray,
     items: np.ndarray,
     threads: int = 1,
-    query_tile: int = ...,
-    item_tile: int = ...,
+    query_tile: int = 512,
+    item_tile: int = 512,
 ) -> None: ...
 def topk_simd_paths() -> list[str]: ...
+def topk_layout(simd: int, D: int) -> tuple[int, int]: ...
 def topk_max_threads() -> int: ...

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from paretoalign import _fastmetrics
 from paretoalign.ranking import topk, topk_numpy
@@ -37,9 +36,13 @@ def random_exclusion(
 
 
 def kernel(queries, items, k, exclude=None, threads=1, **options):
-    """The compiled kernel behind the façade's checks, with private tuning options."""
+    """The compiled kernel behind the façade's checks, with private tuning options.
+
+    ``work_per_thread=1`` makes even tiny calls use every thread requested (by default
+    small calls run on fewer threads), so the team code paths are exercised.
+    """
     args = _checked_arguments(queries, items, k, exclude, threads)
-    return _fastmetrics.topk_inner_product(**args, **options)
+    return _fastmetrics.topk_inner_product(**args, **{"work_per_thread": 1, **options})
 
 
 def assert_same(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> None:
@@ -98,18 +101,23 @@ def assert_close_to_reference(queries, items, k, exclude, got, rtol=1e-5) -> Non
 
 @st.composite
 def integer_problems(draw):
-    """Small-integer float32 problems (exact arithmetic, ties everywhere)."""
-    n_queries = draw(st.integers(1, 20))
-    n_items = draw(st.integers(2, 90))
-    dim = draw(st.integers(1, 20))
+    """Small-integer float32 problems (exact arithmetic, ties everywhere).
+
+    Hypothesis draws the shapes, value range, k and exclusion density; the entries come
+    from a generator seeded by Hypothesis (element-wise drawing is too slow here).
+    """
+    n_queries = draw(st.integers(1, 30))
+    n_items = draw(st.integers(2, 150))
+    dim = draw(st.integers(1, 40))
     hi = draw(st.sampled_from([0, 1, 2, 6]))
-    values = st.integers(-hi, hi).map(float)
-    queries = draw(hnp.arrays(np.float32, (n_queries, dim), elements=values))
-    items = draw(hnp.arrays(np.float32, (n_items, dim), elements=values))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    queries = rng.integers(-hi, hi + 1, (n_queries, dim)).astype(np.float32)
+    items = rng.integers(-hi, hi + 1, (n_items, dim)).astype(np.float32)
+    if draw(st.booleans()):  # duplicated item rows: more exact ties
+        items = items[rng.integers(0, n_items, n_items) % max(1, n_items // 3)]
     k = draw(st.integers(1, n_items - 1))
     exclude = None
     if draw(st.booleans()):
-        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
         exclude = random_exclusion(rng, n_queries, n_items, draw(st.sampled_from([0.1, 0.5, 1])))
     return queries, items, k, exclude
 
@@ -118,9 +126,9 @@ def integer_problems(draw):
 def float_problems(draw):
     """Random normal float32 problems at a random scale."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    n_queries = draw(st.integers(1, 30))
+    n_queries = draw(st.one_of(st.integers(1, 30), st.integers(31, 140)))
     n_items = draw(st.integers(2, 400))
-    dim = draw(st.integers(1, 70))
+    dim = draw(st.one_of(st.integers(1, 70), st.sampled_from([128, 129, 200])))
     scale = draw(st.sampled_from([1e-3, 1.0, 1e4]))
     queries = (rng.standard_normal((n_queries, dim)) * scale).astype(np.float32)
     items = (rng.standard_normal((n_items, dim)) * scale).astype(np.float32)
@@ -134,10 +142,10 @@ def float_problems(draw):
 kernel_options = st.fixed_dictionaries(
     {
         "threads": st.sampled_from([1, 2, 3]),
-        "query_tile": st.integers(1, 9),
-        "item_tile": st.integers(1, 48),
         "simd": st.sampled_from(SIMD_PATHS),
         "insert_max_k": st.sampled_from(SINK_MODES),
+        "item_block": st.sampled_from([0, 1, 33, 64]),
+        "group": st.sampled_from([0, 1, 5, 17, 70]),
     }
 )
 
@@ -155,7 +163,7 @@ def test_topk_equals_reference_on_integer_inputs(problem, threads):
 @settings(max_examples=150, deadline=None)
 @given(problem=integer_problems(), options=kernel_options)
 def test_kernel_paths_equal_reference_on_integer_inputs(problem, options):
-    """Tiny tiles force many tiles, item chunks + merging, every SIMD path and sink."""
+    """Tiny blocks/groups force many blocks, units, item chunks + merging; every path, sink."""
     queries, items, k, exclude = problem
     threads = options.pop("threads")
     got = kernel(queries, items, k, exclude, threads, **options)
@@ -172,24 +180,25 @@ def test_topk_matches_reference_on_random_floats(problem, threads):
 
 @settings(max_examples=100, deadline=None)
 @given(problem=float_problems(), options=kernel_options)
-def test_results_do_not_depend_on_threads_simd_or_sink(problem, options):
-    """Same tiles -> same sgemm calls -> bitwise identical output, whatever else varies."""
+def test_results_do_not_depend_on_threads_simd_sink_or_blocking(problem, options):
+    """Every score is the same fma chain -> bitwise identical output, whatever varies."""
     queries, items, k, exclude = problem
-    tiles = {"query_tile": options["query_tile"], "item_tile": options["item_tile"]}
-    base = kernel(queries, items, k, exclude, 1, simd=0, insert_max_k=-1, **tiles)
+    base = kernel(queries, items, k, exclude, 1, simd=0)
     other = kernel(queries, items, k, exclude, **options)
     assert_same(base, other)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_default_tiles_across_boundaries_exact(rng, threads):
-    """Q and M span several default tiles (256 x 2048); exact integer data."""
-    queries = rng.integers(-3, 4, (600, 12)).astype(np.float32)
-    items = rng.integers(-3, 4, (5000, 12)).astype(np.float32)
-    exclude = random_exclusion(rng, 600, 5000, 0.01)
-    for k in (1, 20, 70):
+def test_default_blocks_across_boundaries_exact(rng, threads):
+    """M spans three default item blocks (2048 items at D = 64), Q = 600 many query
+    panels including the narrow remainder ones; exact integer data."""
+    queries = rng.integers(-3, 4, (601, 64)).astype(np.float32)
+    items = rng.integers(-3, 4, (5000, 64)).astype(np.float32)
+    exclude = random_exclusion(rng, 601, 5000, 0.01)
+    ref_scores, ref_ids = topk_numpy(queries, items, 70, exclude=exclude)
+    for k in (1, 20, 70):  # a top-k list is a prefix of any longer one
         got = topk(queries, items, k, exclude=exclude, threads=threads)
-        assert_same(got, topk_numpy(queries, items, k, exclude=exclude))
+        assert_same(got, (ref_scores[:, :k].copy(), ref_ids[:, :k].copy()))
 
 
 def test_thread_counts_bitwise_identical_on_random_floats(rng):
@@ -199,8 +208,11 @@ def test_thread_counts_bitwise_identical_on_random_floats(rng):
     base = topk(queries, items, 20, exclude=exclude, threads=1)
     for threads in (2, 3, 4):
         assert_same(base, topk(queries, items, 20, exclude=exclude, threads=threads))
-    for simd in SIMD_PATHS:
+    for simd in SIMD_PATHS[1:]:
         assert_same(base, kernel(queries, items, 20, exclude, 2, simd=simd))
+    head = (queries[:40].copy(), (exclude[0][:41].copy(), exclude[1][: exclude[0][40]].copy()))
+    scalar = kernel(head[0], items, 20, head[1], 2, simd=0)  # std::fma: slow, fewer queries
+    assert_same((base[0][:40].copy(), base[1][:40].copy()), scalar)
     assert_close_to_reference(queries, items, 20, exclude, base)
 
 
@@ -287,6 +299,19 @@ def test_unsorted_duplicate_exclusions_are_not_modified(rng):
     got = topk(queries, items, 6, exclude=(ptr, ids))
     np.testing.assert_array_equal(ids, before)
     assert_same(got, topk_numpy(queries, items, 6, exclude=(ptr, ids)))
+
+
+@pytest.mark.parametrize("dim", [128, 129, 200])
+def test_wide_query_panels_exact(rng, dim):
+    """Enough queries for wide panels (64 lanes up to D = 128, 48 above) plus a rest."""
+    queries = rng.integers(-3, 4, (161, dim)).astype(np.float32)
+    items = rng.integers(-3, 4, (700, dim)).astype(np.float32)
+    exclude = random_exclusion(rng, 161, 700, 0.05)
+    ref = topk_numpy(queries, items, 20, exclude=exclude)
+    for threads in (1, 2):
+        assert_same(topk(queries, items, 20, exclude=exclude, threads=threads), ref)
+    for simd in SIMD_PATHS:
+        assert_same(kernel(queries, items, 20, exclude, 2, simd=simd), ref)
 
 
 def test_large_dimension_exact(rng):

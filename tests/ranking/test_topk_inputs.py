@@ -136,8 +136,12 @@ def test_private_kernel_guards_do_not_crash():
         run(queries, items, 3, np.zeros(5, np.int64), None)
     with pytest.raises(ValueError, match="simd"):
         run(queries, items, 3, simd=3)
+    with pytest.raises(ValueError, match="item_block"):
+        run(queries, items, 3, item_block=-1)
+    with pytest.raises(ValueError, match="work_per_thread"):
+        run(queries, items, 3, work_per_thread=0)
     with pytest.raises(ValueError, match="tile"):
-        run(queries, items, 3, query_tile=0)
+        _fastmetrics.sgemm_tiles(queries, items, query_tile=0)
     with pytest.raises(ValueError, match="threads"):
         run(queries, items, 3, threads=0)
 

@@ -217,11 +217,18 @@ def topk(
     :math:`j \ne 0` (row 0 is the padding item) and :math:`j` not in the query's
     exclusion list.
 
-    The kernel never forms the :math:`Q \times M` score matrix: single-threaded OpenBLAS
-    sgemm calls fill one tile of scores per thread (256 queries x 2048 items, reused for
-    the whole run), and a vectorised comparison against each query's current k-th best
-    score discards almost every entry before an exact insertion. Extra memory is
-    :math:`O(Qk)` plus one tile per thread; the GIL is released while it runs.
+    Every score is the same chain of fused multiply-adds,
+    :math:`a \leftarrow \mathrm{fma}(x_{jd}, q_d, a)` for :math:`d = 0, \dots, D-1` from
+    :math:`a = +0`, whatever the SIMD path (AVX-512, AVX2 or scalar), the thread count or
+    the other queries of the call; so the result is bitwise identical for any ``threads``.
+
+    The kernel never forms the :math:`Q \times M` score matrix: a register-blocked
+    micro-kernel holds a tile of scores (AVX-512: 6 items x 64 queries in 24 registers;
+    AVX2: 6 x 16) while it runs the fma chain, then compares each query's best score in
+    the tile with that query's current k-th best score; the rare survivors go to an
+    exact insertion (or, for ``k > 64``, a candidate buffer). Threads take groups of
+    about 256 queries dynamically. Extra memory is :math:`O(Qk)` plus per-thread
+    buffers of a few hundred KiB; the GIL is released while it runs.
 
     Parameters
     ----------
@@ -263,11 +270,10 @@ def topk(
 
     Notes
     -----
-    Scores are those of OpenBLAS's sgemm on the tile containing the pair, so they may
-    differ in the last bits from another summation order (NumPy's matmul, or the same
-    query in a batch of a different size); for inputs whose products and sums are exact
-    in float32 (e.g. small integers) every order agrees and the result equals
-    :func:`~paretoalign.ranking.reference.topk_numpy` exactly.
+    Another summation order (NumPy's matmul, a BLAS) may differ from these scores in the
+    last bits, so near-ties can order differently; for inputs whose products and partial
+    sums are exact in float32 (e.g. small integers) every order agrees and the result
+    equals :func:`~paretoalign.ranking.reference.topk_numpy` exactly.
 
     Examples
     --------
