@@ -132,7 +132,7 @@ def run(path: Path, quick: bool = False) -> dict:
     rows = _offline(world, QUICK_SESSIONS if quick else FULL_SESSIONS, repeats)
     rows += _online(world, 1 if quick else 14, repeats)
     notes = {
-        "world": "default ShopConfig (n_items=20000, slate_size=12, organic_candidates=32)",
+        "world": "default ShopConfig (n_items=20000, slate_size=12, organic_candidates=16)",
         "build_seconds": round(build_s, 3),
         "quick": quick,
         "numba_threads": numba.get_num_threads(),

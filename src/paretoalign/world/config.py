@@ -88,7 +88,8 @@ class ShopConfig(BaseModel):
     """lambda of the intent drift ``z <- normalize(lambda z + (1-lambda) v_item + tau xi)``
     after every page view (default 0.7)."""
     intent_noise: float = Field(0.1, ge=0.0, le=5.0)
-    """tau of the intent drift (default 0.1; 0 switches the noise off)."""
+    """tau of the intent drift (default 0.1; 0 switches the noise off). The noise ``xi``
+    has independent zero-mean, unit-variance (uniform) components."""
     intent_switch_prob: float = Field(0.05, ge=0.0, le=1.0)
     """Probability that an organic step switches the intent to another favourite category
     (default 0.05)."""
@@ -131,9 +132,10 @@ class ShopConfig(BaseModel):
     """Weight of log-popularity ``b_j`` in the click utility (default 0.3)."""
     beta_price: float = Field(0.5, ge=0.0, le=50.0)
     """Weight of ``gamma_s log(p_j / price_median)`` in the click utility (default 0.5)."""
-    organic_candidates: int = Field(32, ge=1, le=4096)
+    organic_candidates: int = Field(16, ge=1, le=4096)
     """Search/list results M the organic channel draws per step, by popularity, from the
-    current category (default 32)."""
+    current category; the shopper picks one of them by relevance (default 16, one results
+    page; larger M makes the pick more relevance-driven and the simulation slower)."""
     organic_pop: float = Field(0.875, ge=0.0, le=10.0)
     """Popularity exponent of the organic candidate draw: ``P(i) ∝ exp(organic_pop b_i)``
     within the category: the source of popularity bias in the logs (default 0.875,

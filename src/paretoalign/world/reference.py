@@ -11,7 +11,8 @@ One session (shopper ``s`` with event budget ``L``):
 1. **Landing.** Draw a favourite category ``c`` (1 draw), set the intent
    ``z = normalize(mu_c + u_s)``, pick the landing item organically (below).
 2. **After every page view of item j.** Pull the intent ``z <- normalize(lambda z +
-   (1-lambda) v_j + tau xi / sqrt(d))`` (``ceil(d/2)`` normal pairs if ``tau > 0``), then
+   (1-lambda) v_j + tau xi / sqrt(d))`` (``xi_k = sqrt(12) (u - 1/2)``, d draws if
+   ``tau > 0``), then
    cart with probability ``sigmoid(c0 + c_q q_j + c_m <u_s, v_j> - c_p gamma_s log p_j +
    logit pi_s)`` (1 draw; +1 normal for the cart gap). Clicks and carts count towards L.
 3. **Each page shows a slate.** If ``clicks + carts >= L`` the shopper leaves. Otherwise:
@@ -238,12 +239,9 @@ def _pull(shop: _Shop, rng: SplitMix64, z: list[float], item: int) -> list[float
     lam, tau = shop.p(K.P_LAMBDA), shop.p(K.P_TAU)
     z = [lam * z[k] + (1.0 - lam) * float(shop.vec[item, k]) for k in range(shop.d)]
     if tau > 0:
-        scale = tau / math.sqrt(shop.d)
-        for k in range(0, shop.d, 2):
-            e0, e1 = rng.normal_pair()
-            z[k] += scale * e0
-            if k + 1 < shop.d:
-                z[k + 1] += scale * e1
+        scale = tau / math.sqrt(shop.d) * K.SQRT12
+        for k in range(shop.d):
+            z[k] += scale * (rng.u01() - 0.5)
     return _normalize(z)
 
 
