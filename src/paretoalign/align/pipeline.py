@@ -237,13 +237,18 @@ def run_validate(profile: Any, *, progress: bool = True) -> dict:
         if wprofile is not profile:
             say(f"validate: preparing world {label} (data, model, front)")
             prep = prepare_world(wprofile, progress=False)
+        base_shoppers = (
+            vcfg.extra_world_base_shoppers or vcfg.base_shoppers
+            if wprofile is not profile
+            else vcfg.base_shoppers
+        )
         stamp = {
             "tables": {
                 k: wprofile.tables.get(k, {}) for k in ("shop", "train", "front", "experiment")
             },
             "grid_points": vcfg.grid_points,
             "kinds": list(acfg.arms),
-            "base_shoppers": vcfg.base_shoppers,
+            "base_shoppers": base_shoppers,
             "base_days": vcfg.base_days,
             "base_seed": vcfg.base_seed,
             "front_mtime": (wprofile.results / "front.parquet").stat().st_mtime,
@@ -257,9 +262,9 @@ def run_validate(profile: Any, *, progress: bool = True) -> dict:
                 panel = cached
         if panel is None:
             arms = oracle_arms(wprofile, vcfg.grid_points, kinds=tuple(acfg.arms))
-            say(f"validate: serving {len(arms)} arms x {vcfg.base_shoppers} shoppers in {label}")
+            say(f"validate: serving {len(arms)} arms x {base_shoppers} shoppers in {label}")
             panel, info = serve_panel(
-                wprofile, arms, base_shoppers=vcfg.base_shoppers, days=vcfg.base_days,
+                wprofile, arms, base_shoppers=base_shoppers, days=vcfg.base_days,
                 seed=vcfg.base_seed,
             )  # fmt: skip
             info = {**info, "stamp": stamp}

@@ -136,6 +136,8 @@ class ValidateConfig(BaseModel):
     """``[train]`` overrides for the models of the re-drawn and flip worlds."""
     extra_world_front: dict[str, float | int | str | None] = Field(default_factory=dict)
     """``[front]`` overrides for the re-drawn and flip worlds (e.g. a coarser grid)."""
+    extra_world_base_shoppers: int | None = Field(None, ge=50)
+    """Base shoppers of the re-drawn and flip worlds (None: ``base_shoppers``)."""
 
 
 @dataclass(frozen=True, eq=False)

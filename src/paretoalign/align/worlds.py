@@ -253,6 +253,7 @@ def serve_panel(
 
     Returns the panel and ``info`` (page views, seconds, page views per second).
     """
+    from paretoalign.front.inference import compute_threads
     from paretoalign.front.policies import GroupRouter
     from paretoalign.online.events import GroupLookup, shopper_day_summary
     from paretoalign.online.experiment import ServingLoop, take_state_rows
@@ -275,7 +276,8 @@ def serve_panel(
     )
     loop = ServingLoop(shop, router, record_expected=True)
     t0 = time.perf_counter()
-    loop.run(progress=progress, total=int(len(tiled) * float(np.mean(tiled.budget))))
+    with compute_threads(setup["experiment"].threads):  # as the experiment serves
+        loop.run(progress=progress, total=int(len(tiled) * float(np.mean(tiled.budget))))
     seconds = time.perf_counter() - t0
     result = shop.result()
     probs = loop.expected_table()
@@ -353,7 +355,7 @@ def extra_real_runs(profile: Profile, *, runs: int, days: int, seed: int) -> lis
         sim = simulate(
             world, population, names, setup["policies"], salt=f"{exp.salt}#check{r}",
             history_len=int(model.max_len), open_sessions=exp.open_sessions,
-            record_expected=False,
+            record_expected=False, threads=exp.threads,
         )  # fmt: skip
         kpis = analyse(sim, days=days, control=control, alpha=exp.alpha)["kpis"]
         out.append(kpis[kpis["day"] == -1][["group", "kpi", "value", "se", "n"]].copy())
