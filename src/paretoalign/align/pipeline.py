@@ -326,6 +326,35 @@ def run_validate(profile: Any, *, progress: bool = True) -> dict:
     timing["total"] = time.perf_counter() - t_start
     result["timing_s"] = timing
     result["profile"] = profile.name
+    result["method"] = {
+        "oracle": (
+            f"every arm of the family ({vcfg.grid_points} front points spread in offline-metric "
+            "space plus the experiment's analysed arms) served to the same base population "
+            f"({vcfg.base_shoppers} shoppers in the profile's world) with common random numbers; "
+            "CTR from the exact click probabilities, the other KPIs as base-population means; "
+            f"true alignment = |Spearman| >= {vcfg.threshold} over the family, with its sign"
+        ),
+        "fast_path": (
+            "each replicate experiment Poisson-bootstraps every group's shoppers from the base "
+            "population under the group's arm (realised outcomes), so group KPIs have the "
+            "sampling distribution of a real experiment given that population; checked against "
+            "the profile's experiment and fresh real runs (fast_path_check)"
+        ),
+        "worlds": (
+            "the profile's world keeps its trained model, front and experiment; re-drawn worlds "
+            "(other world seeds) and flip worlds (rho_aq changed on the reference world's seed) "
+            "get their own logs, model and front from the project's pipeline, at the size set by "
+            "extra_world_shop / extra_world_train / extra_world_front"
+        ),
+        "days": (
+            "the shop is stationary (no day effects), so days only scale the traffic: a design's "
+            "shoppers per group = sessions_per_day x days x traffic / groups"
+        ),
+        "seeds": (
+            "power curves and the design choice use tuning seeds; the reported scores, A/A and "
+            "placebo rates use disjoint reporting seeds"
+        ),
+    }
 
     result = _finite(result)
     with atomic_path(profile.results / "validation.json") as tmp:
