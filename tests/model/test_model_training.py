@@ -176,8 +176,8 @@ def test_compute_loss_total_is_weighted_sum_plus_penalty(tiny_log):
 
 def test_length_bucketing_groups_similar_lengths(tiny_log):
     cfg = tiny_config(batch_size=8)
-    bucketed = BatchSource(tiny_log, cfg)
-    plain = BatchSource(tiny_log, cfg.model_copy(update={"length_bucketing": False}))
+    bucketed = BatchSource(tiny_log, cfg.model_copy(update={"length_bucketing": True}))
+    plain = BatchSource(tiny_log, cfg)
     spread = {
         name: np.mean([np.ptp(src.batch(i).lengths) for i in range(src.batches_per_epoch)])
         for name, src in (("bucketed", bucketed), ("plain", plain))
@@ -342,3 +342,12 @@ def test_train_command_writes_summary(tiny_log, tmp_path):
     (tmp_path / "bad.toml").write_text("[data]\nmax_len = 8\n\n[train]\nmax_len = 9\n")
     bad = CliRunner().invoke(app, ["train", "--profile", str(tmp_path / "bad.toml")])
     assert bad.exit_code != 0
+
+
+def test_bench_train_case_rows(tiny_log):
+    from paretoalign.bench.train import _time_case
+
+    rows, note = _time_case(tiny_log, d=8, n_uniform=16, batch=16, length=8, repeats=1)
+    assert [r.impl for r in rows] == ["paretoalign", "limit", "multitron-style"]
+    assert all(r.median_s > 0 and r.unit == "events/s" for r in rows)
+    assert 0 <= note["data_share"] < 1 and note["step_over_limit"] > 0

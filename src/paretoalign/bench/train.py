@@ -17,11 +17,14 @@ Rows per case (``impl``):
   product that scores every negative of every real position (no top-k, no backward
   through it): what any implementation of the method must compute.
 
-``throughput`` is click events (real positions) per second.
+``throughput`` is click events (real positions) per second. ``notes`` keep, per case, the
+ratios ``step_over_limit`` and ``multitron_style_over_step`` and the machine's 1-minute
+load average before and after (the machine is shared: judge ratios, not absolutes).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +56,9 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
     results: list[BenchResult] = []
     notes: dict[str, Any] = {"threads": torch.get_num_threads(), "cases": {}}
     for d, n_uniform in cases:
+        load_before = os.getloadavg()[0]
         rows, note = _time_case(log, d, n_uniform, batch, length, repeats)
+        note["load_average_1min"] = [load_before, os.getloadavg()[0]]
         results += rows
         notes["cases"][rows[0].case] = note
     return write_bench_json("train", results, path, packages=("torch",), notes=notes)
@@ -135,9 +140,10 @@ def _time_case(
         uniform_logits = states @ table[neg0.uniform].T
         in_batch_logits = states @ table[neg0.in_batch].transpose(1, 2)
         logits = torch.cat([uniform_logits, in_batch_logits], dim=-1)
-        top, _ = torch.topk(logits, 100, dim=-1)
+        keep = min(100, logits.shape[-1])
+        top, _ = torch.topk(logits, keep, dim=-1)
         mask = data0["mask"].float().reshape(-1)
-        click = sampled_softmax_loss(positive, top.reshape(-1, 100))
+        click = sampled_softmax_loss(positive, top.reshape(-1, keep))
         order = binary_cross_entropy_loss(positive, data0["order_label"].reshape(-1))
         loss = 0.5 * ((click + order) * mask).sum() / mask.sum()
         loss.backward()

@@ -27,11 +27,10 @@ the model engineer's report and the book's training chapter):
 * ``shuffle`` (reference: chronological file order).
 * ``drop_short_sessions`` (reference: sessions with fewer than two clicks stay in the
   batch with an all-zero mask; they contribute nothing but padding).
-* ``length_bucketing`` (reference: batches in file order): sessions of similar length
-  share a batch, so the backbone encodes little padding; with it ``normalise_by = "mean"``
-  divides every batch's loss by the *mean* number of real positions per batch, so a
-  position weighs the same in a batch of short sessions as in one of long sessions
-  (the reference divides by the batch's own count).
+* ``length_bucketing`` and ``normalise_by = "mean"`` exist as options but are **off**:
+  batching sessions of similar length makes a step about 1.5x faster (less padding to
+  encode) but cost 0.13 click recall@20 after 3 epochs on the smoke shop (0.708 ->
+  0.576), with either loss normaliser.
 * ``hidden_size`` 64, ``num_layers`` 2, ``epochs`` small: CPU budgets of the profiles.
 """
 
@@ -150,10 +149,10 @@ class TrainConfig(BaseModel):
     drop_last: bool = True
     drop_short_sessions: bool = Field(True, description="skip sessions with < 2 clicks")
     length_bucketing: bool = Field(
-        True, description="batch sessions of similar length (less padding to encode)"
+        False, description="batch sessions of similar length (less padding to encode)"
     )
     normalise_by: Literal["batch", "mean"] = Field(
-        "mean",
+        "batch",
         description="loss divisor: the batch's real positions (MultiTRON) or their "
         "mean over the data (equal weight per position across batches)",
     )
