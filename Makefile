@@ -35,6 +35,10 @@ setup: $(EXT_STAMP) ## Create .venv, install the pinned dependencies and build t
 test: setup ## Run the test suite (creates the environment first if needed)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+.PHONY: test-slow
+test-slow: setup ## Run the test suite including the tests marked slow
+	RUN_SLOW=1 $(PY) -m pytest $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: setup ## Lint with ruff
 	$(PY) -m ruff check src tests
@@ -63,10 +67,13 @@ DATA := $(R)/data/stats.json
 CALIB := $(R)/data/calibration.json
 TRAIN := $(R)/train/summary.json
 FRONT := $(R)/front.parquet
+GROUPS := $(R)/groups.json
 KPIS := $(R)/kpis.parquet
+EXPERIMENT := $(R)/experiment.json
 ALIGN := $(R)/alignment.parquet
+ALIGN_SUMMARY := $(R)/alignment_summary.json
 VALID := $(R)/validation.json
-BENCH_TASKS := data world topk metrics train serve
+BENCH_TASKS ?= data world topk metrics train serve
 # The smoke profile times the benchmarks at small sizes into its own folder, so CI never
 # overwrites the reported figures in results/bench/.
 ifeq ($(PROFILE),smoke)
@@ -77,7 +84,10 @@ BENCH_DIR := results/bench
 BENCH_FLAGS :=
 endif
 BENCH := $(foreach t,$(BENCH_TASKS),$(BENCH_DIR)/$(t).json)
-RESULTS := $(DATA) $(CALIB) $(TRAIN) $(FRONT) $(KPIS) $(ALIGN) $(VALID) $(BENCH)
+# Steps that write several files have every one of them as a target (grouped `&:` rules),
+# so a step interrupted after its first file is rerun.
+RESULTS := $(DATA) $(CALIB) $(TRAIN) $(FRONT) $(GROUPS) $(KPIS) $(EXPERIMENT) $(ALIGN) \
+	$(ALIGN_SUMMARY) $(VALID) $(BENCH)
 # A profile on a real data set (`[data] source = "folder"`, e.g. otto) runs the offline
 # half only: a log cannot answer slates it never showed, so there is no experiment, no
 # alignment and no book (whose chapters 4-6 need the shop). Its data folder is written
@@ -86,7 +96,7 @@ DATA_SOURCE := $(shell sed -n '/^\[data\]/,/^\[/s/^source *= *"\([a-z]*\)".*/\1/
 ifeq ($(DATA_SOURCE),folder)
 DATA_FOLDER := $(shell sed -n '/^\[data\]/,/^\[/s/^folder *= *"\([^"]*\)".*/\1/p' $(CONFIG))
 DATA := $(DATA_FOLDER)/stats.json
-RESULTS := $(DATA) $(TRAIN) $(FRONT) $(BENCH)
+RESULTS := $(DATA) $(TRAIN) $(FRONT) $(GROUPS) $(BENCH)
 endif
 
 NOTEBOOKS := 01_data 02_training 03_front 04_experiment 05_alignment 06_validation 07_performance
@@ -122,16 +132,16 @@ $(CALIB): $(DATA) | $(EXT_STAMP)
 $(TRAIN): $(DATA) $(SEC)/train.json $(call code,data model ranking metrics) $(EXT_SOURCES) | $(EXT_STAMP)
 	$(STEP) train -- $(CLI) train --profile $(PROFILE)
 
-$(FRONT): $(TRAIN) $(SEC)/front.json $(call code,front ranking metrics) $(EXT_SOURCES) | $(EXT_STAMP)
+$(FRONT) $(GROUPS) &: $(TRAIN) $(SEC)/front.json $(call code,front ranking metrics) $(EXT_SOURCES) | $(EXT_STAMP)
 	$(STEP) front -- $(CLI) front --profile $(PROFILE)
 
-$(KPIS): $(FRONT) $(SEC)/experiment.json $(SEC)/shop.json $(call code,world online front) | $(EXT_STAMP)
+$(KPIS) $(EXPERIMENT) &: $(FRONT) $(GROUPS) $(SEC)/experiment.json $(SEC)/shop.json $(call code,world online front) | $(EXT_STAMP)
 	$(STEP) experiment -- $(CLI) experiment --profile $(PROFILE)
 
-$(ALIGN): $(KPIS) $(SEC)/align.json $(call code,align) | $(EXT_STAMP)
+$(ALIGN) $(ALIGN_SUMMARY) &: $(KPIS) $(EXPERIMENT) $(SEC)/align.json $(call code,align) | $(EXT_STAMP)
 	$(STEP) align -- $(CLI) align --profile $(PROFILE)
 
-$(VALID): $(ALIGN) $(SEC)/validate.json $(SEC)/shop.json $(call code,world online align) | $(EXT_STAMP)
+$(VALID): $(ALIGN) $(ALIGN_SUMMARY) $(SEC)/validate.json $(SEC)/shop.json $(call code,world online align) | $(EXT_STAMP)
 	$(STEP) validate -- $(CLI) validate --profile $(PROFILE)
 
 $(BENCH_DIR)/%.json: $(call code,bench) $(EXT_SOURCES) | $(EXT_STAMP)
@@ -143,9 +153,9 @@ NB_RUN = $(STEP) notebook:$* -- $(REPRO) execute notebooks/$*.md $@ -p profile $
 PLOTS := $(wildcard src/paretoalign/plots/*.py)
 $(R)/notebooks/01_data.ipynb: $(DATA) $(CALIB)
 $(R)/notebooks/02_training.ipynb: $(TRAIN)
-$(R)/notebooks/03_front.ipynb: $(FRONT) $(KPIS)
-$(R)/notebooks/04_experiment.ipynb: $(KPIS)
-$(R)/notebooks/05_alignment.ipynb: $(ALIGN)
+$(R)/notebooks/03_front.ipynb: $(FRONT) $(GROUPS)
+$(R)/notebooks/04_experiment.ipynb: $(KPIS) $(EXPERIMENT)
+$(R)/notebooks/05_alignment.ipynb: $(ALIGN) $(ALIGN_SUMMARY) $(KPIS)
 $(R)/notebooks/06_validation.ipynb: $(VALID)
 $(R)/notebooks/07_performance.ipynb: $(BENCH)
 $(R)/notebooks/07_performance.ipynb: NB_RUN += -p bench_dir $(BENCH_DIR)
@@ -168,7 +178,7 @@ $(BOOK_STAMP): $(EXECUTED) $(BOOK_SOURCES) $(MATHJAX) | $(EXT_STAMP)
 	rm -f book/_build/.built-*
 	rm -rf book/notebooks && mkdir -p book/notebooks
 	cp $(EXECUTED) book/notebooks/
-	$(STEP) book -- $(PY) -m jupyter_book build -W -n --keep-going book
+	$(STEP) book -- $(VENV)/bin/jupyter-book build -W -n --keep-going book
 	touch $@
 
 .PHONY: reproduce

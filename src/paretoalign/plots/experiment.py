@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 #: Axis labels (with units) of the KPIs of ``paretoalign.online.kpis``.
 KPI_LABELS = {
@@ -57,10 +58,15 @@ def kpi_figure(
     """
     whole = _whole(kpis)
     order = [str(g) for g in (order if order is not None else kinds)]
-    fig = Figure(figsize=(3.1 * len(kpi_names), 0.34 * len(order) + 1.8))
-    axes = fig.subplots(1, len(kpi_names), sharey=True, squeeze=False)[0]
+    ncols = min(2, len(kpi_names))
+    nrows = -(-len(kpi_names) // ncols)
+    fig = Figure(figsize=(4.4 * ncols + 1.2, (0.3 * len(order) + 1.3) * nrows + 0.5))
+    grid = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(kpi_names) :]:
+        ax.set_visible(False)
     y = np.arange(len(order))
-    for ax, kpi in zip(axes, kpi_names, strict=True):
+    for ax, kpi in zip(axes, kpi_names, strict=False):
         sub = whole[whole["kpi"] == kpi].set_index("group").reindex(order)
         if sub["value"].isna().any():
             missing = sub.index[sub["value"].isna()].tolist()
@@ -72,11 +78,13 @@ def kpi_figure(
                              sub["ci_high"].to_numpy(float) - value])  # fmt: skip
             ax.errorbar(value, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="0.6", lw=1.2)
         ax.scatter(value, y, c=colours, s=30, zorder=3)
-        ax.set_xlabel(kpi_label(kpi), fontsize=8)
-        ax.tick_params(axis="x", labelsize=7)
-    axes[0].set_yticks(y, order)
-    axes[0].invert_yaxis()
-    axes[0].set_ylabel("test group")
+        ax.set_xlabel(kpi_label(kpi), fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+    grid[0, 0].set_yticks(y, order)
+    grid[0, 0].invert_yaxis()
+    for row in grid:
+        row[0].set_ylabel("test group")
     fig.suptitle("KPIs over the whole experiment (95 % intervals, shopper = unit)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -135,7 +143,7 @@ def paired_scatter(
     """
     whole = _whole(kpis)
     lookup = table.set_index(["metric", "kpi"]) if table is not None else None
-    fig = Figure(figsize=(3.6 * len(pairs), 3.5))
+    fig = Figure(figsize=(4.0 * len(pairs), 3.9))
     axes = fig.subplots(1, len(pairs), squeeze=False)[0]
     for ax, (metric, kpi) in zip(axes, pairs, strict=True):
         if metric not in offline.columns:
@@ -150,13 +158,14 @@ def paired_scatter(
             ax.errorbar(x, y, yerr=np.clip(err, 0, None), fmt="none", ecolor="0.6", lw=1.0)
         ax.scatter(x, y, c=colours, s=34, zorder=3)
         for gx, gy, name in zip(x, y, sub.index, strict=True):
-            ax.annotate(name, (gx, gy), xytext=(4, 3), textcoords="offset points", fontsize=7)
+            ax.annotate(name, (gx, gy), xytext=(4, 3), textcoords="offset points", fontsize=8)
         if lookup is not None and (metric, kpi) in lookup.index:
             row = lookup.loc[(metric, kpi)]
             verdict = "aligned" if bool(row["aligned"]) else "not significant"
-            ax.set_title(f"r = {row['r_primary']:+.2f} ({verdict})", fontsize=9)
-        ax.set_xlabel(f"{metric} (offline, held-out log)", fontsize=8)
-        ax.set_ylabel(kpi_label(kpi), fontsize=8)
-        ax.tick_params(labelsize=7)
+            ax.set_title(f"r = {row['r_primary']:+.2f} ({verdict})", fontsize=11)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.set_xlabel(f"{metric}\n(offline, held-out log)", fontsize=10)
+        ax.set_ylabel(kpi_label(kpi), fontsize=10)
+        ax.tick_params(labelsize=9)
     fig.tight_layout()
     return fig

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def pi_columns(front: pd.DataFrame) -> list[str]:
@@ -22,6 +23,7 @@ def front_scatter(
     pairs: Sequence[tuple[str, str]],
     colour_by: str,
     groups: pd.DataFrame | None = None,
+    dominance: str | None = "on_front",
 ) -> Figure:
     """One panel per (x, y) column pair: every grid point, coloured by one preference weight.
 
@@ -36,17 +38,22 @@ def front_scatter(
     groups : DataFrame, optional
         The test groups (``group``, ``point``, metric columns); model arms on the front are
         ringed and labelled, arms off the front drawn as crosses at their own metrics.
+    dominance : str, optional
+        Boolean column marking the non-dominated points (``on_front`` in metric space,
+        ``on_front_loss`` in loss space); the others are ringed in grey.
     """
     if colour_by not in front.columns:
         raise ValueError(f"no column {colour_by!r} in the front table")
-    fig = Figure(figsize=(4.2 * len(pairs) + 0.8, 3.7))
+    if dominance is not None and dominance not in front.columns:
+        raise ValueError(f"no column {dominance!r} in the front table")
+    fig = Figure(figsize=(4.8 * len(pairs) + 1.0, 4.2))
     axes = fig.subplots(1, len(pairs), squeeze=False)[0]
     points = None
     for ax, (x, y) in zip(axes, pairs, strict=True):
         for col in (x, y):
             if col not in front.columns:
                 raise ValueError(f"no column {col!r} in the front table")
-        dominated = ~front["on_front"].astype(bool) if "on_front" in front else None
+        dominated = ~front[dominance].astype(bool) if dominance is not None else None
         points = ax.scatter(front[x], front[y], c=front[colour_by], cmap="cool", s=26,
                             vmin=0.0, vmax=1.0, zorder=2)  # fmt: skip
         if dominated is not None and dominated.any():
@@ -57,9 +64,12 @@ def front_scatter(
             _mark_groups(ax, front, groups, x, y)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
-        handles, _ = ax.get_legend_handles_labels()
-        if handles:
-            ax.legend(fontsize=7, loc="best")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=len(handles), fontsize=8,
+                   bbox_to_anchor=(0.45, -0.02))  # fmt: skip
+        fig.subplots_adjust(bottom=0.22)
     if points is not None:
         fig.colorbar(points, ax=list(axes), label=f"{colour_by} (preference weight)")
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,12 +91,13 @@ def bench_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
     """
     import seaborn as sns
 
+    frame = frame.assign(case=frame["case"].map(lambda c: textwrap.fill(str(c), 26)))
     cases = list(dict.fromkeys(frame["case"]))
     impls = list(dict.fromkeys(frame["impl"]))
     peers = [i for i in impls if i not in IMPL_COLOURS]
     palette = dict(IMPL_COLOURS)
     palette.update(zip(peers, sns.color_palette("Set2", len(peers)), strict=True))
-    fig = Figure(figsize=(7.5, 0.42 * len(frame) + 1.6))
+    fig = Figure(figsize=(8.0, 0.36 * len(frame) + 0.5 * len(cases) + 1.4))
     ax = fig.add_subplot()
     sns.barplot(data=frame, y="case", x="speed vs paretoalign", hue="impl", order=cases,
                 hue_order=impls, palette=palette, orient="h", ax=ax)  # fmt: skip
@@ -105,7 +107,7 @@ def bench_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
     ax.set_ylabel("")
     unit = frame["unit"].iloc[0]
     ax.set_title(title or f"{frame['task'].iloc[0]}: throughput in {unit}, relative")
-    ax.legend(title="implementation", loc="best", fontsize=8)
+    ax.legend(title="implementation", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     lo = float(np.nanmin(frame["speed vs paretoalign"]))
     hi = float(np.nanmax(frame["speed vs paretoalign"]))
     ax.set_xlim(min(lo, 1.0) / 1.6, max(hi, 1.0) * 1.6)
