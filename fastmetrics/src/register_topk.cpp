@@ -13,19 +13,21 @@
 // blocking, nor on which other queries share the call.
 //
 // Plan. The score matrix never leaves the registers:
-// * Queries are packed in panels of W lanes (AVX-512: 64, AVX2: 16; a last narrow panel
-//   of 16 / 8 lanes; padded lanes never selected): panel[d][l] = queries[first + l][d].
+// * Queries are packed in panels of W lanes (AVX-512: 64 or 48, AVX2: 24; narrow panels
+//   of 16 / 8 lanes for the rest; padded lanes never selected):
+//   panel[d][l] = queries[first + l][d].
 // * The micro-kernel holds a tile of NI items x W queries in registers (AVX-512: 6 x 64
-//   = 24 zmm accumulators), broadcasting items[j][d] straight from the row-major item
-//   matrix (no item packing), and runs the fma chain over d. It then takes the maximum
-//   over the NI items per query and compares it with that query's current k-th best
-//   score (a threshold vector loaded from memory): almost always nothing beats it. On a
-//   hit the tile is stored and the winning queries' scores go, in item order, to their
-//   sinks: a sorted insertion array for small k, or a 2k candidate buffer compacted with
-//   nth_element for large k. An equal score never enters: every item seen before by the
-//   query has a lower id.
+//   = 24 zmm accumulators; see run_tiles), broadcasting items[j][d] straight from the
+//   row-major item matrix (no item packing), and runs the fma chain over d. It then takes the
+//   maximum over the NI items per query and compares it with that query's current k-th best
+//   score (a threshold vector loaded from memory): almost always nothing beats it. On a hit
+//   the tile is stored and the winning queries' scores go, in item order, to their sinks: a
+//   sorted insertion array for small k, or a 2k candidate buffer compacted with nth_element
+//   for large k. An equal score never enters: every item seen before by the query has a lower
+//   id.
 // * Items are visited in blocks of ~512 KiB (L2-resident while all panels of a query
-//   group pass over them). A work unit is a group of up to 256 queries against the whole
+//   group pass over them). A work unit is a group of about 256 queries (the last few
+//   groups: one panel each, so that the threads finish together) against the whole
 //   catalogue; OpenMP threads take units dynamically, with no barrier inside the run.
 //   With too few groups to keep every thread busy, the catalogue is also cut into item
 //   chunks whose top-k lists are merged exactly at the end. The top-k of identical scores
@@ -210,7 +212,15 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(const float* items, int64_t
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_ps();
     }
+    // Rows of the next tile: one prefetch per row and cache line, ahead of their use.
+    const float* next = t + 1 < n_tiles ? x + NI * D : x;
     for (int64_t d = 0; d < D; ++d) {
+      if ((d & 15) == 0) {
+#pragma GCC unroll 16
+        for (int i = 0; i < NI; ++i) {
+          _mm_prefetch(reinterpret_cast<const char*>(next + i * D + d), _MM_HINT_T0);
+        }
+      }
       __m256 qv[V];
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) qv[v] = _mm256_loadu_ps(panel + d * W + 8 * v);
@@ -265,7 +275,15 @@ __attribute__((target("avx512f"))) void kernel_avx512(const float* items, int64_
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
     }
+    // Rows of the next tile: one prefetch per row and cache line, ahead of their use.
+    const float* next = t + 1 < n_tiles ? x + NI * D : x;
     for (int64_t d = 0; d < D; ++d) {
+      if ((d & 15) == 0) {
+#pragma GCC unroll 16
+        for (int i = 0; i < NI; ++i) {
+          _mm_prefetch(reinterpret_cast<const char*>(next + i * D + d), _MM_HINT_T0);
+        }
+      }
       __m512 qv[V];
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) qv[v] = _mm512_loadu_ps(panel + d * W + 16 * v);
@@ -329,7 +347,7 @@ const char* simd_name(int simd) {
 
 // Query panel widths (lanes) of a path: wide panels, then narrow ones for the rest.
 // AVX-512 uses 64-lane panels while a panel (64 x D floats) fits in L1 next to the item
-// rows (D <= 128), else 48 lanes (measured: D = 64 and D = 200 are fastest this way).
+// rows (D <= 128), else 48 lanes; AVX2 uses 24 lanes (measured at D = 64 and D = 200).
 struct Layout {
   int wide, narrow;
 };
@@ -341,58 +359,57 @@ Layout layout_of(int simd, int64_t D) {
     case kAvx512:
       return {D <= kMaxDWide64 ? 64 : 48, 16};
     case kAvx2:
-      return {16, 8};
+      return {24, 8};
     default:
       return {8, 1};
   }
 }
 
-// Tile heights (items per tile) of the wide and narrow kernels of every path divide
-// kTileMultiple, so item blocks split into whole tiles; the catalogue's last items use
-// one-item tiles.
+// Tile shapes (items x query vectors), chosen by measurement: AVX-512 holds 24 zmm
+// accumulators (6 items x 4 vectors = 64 queries for D <= 128, 8 x 3 = 48 queries above,
+// 12 x 1 = 16 queries for narrow panels); AVX2 holds 12 ymm (4 x 3 = 24 queries, 12 x 1
+// = 8 queries). Every tile height divides kTileMultiple, so item blocks split into whole
+// tiles; the catalogue's last items use one-item tiles.
 template <class Sink>
 void run_tiles(int simd, bool wide, int64_t n_items, const float* items, int64_t D, int32_t base,
                const float* panel, float* thr, Sink* sinks, const ExcludeLists& ex,
                int64_t q_first) {
-  // Tile shapes (items x query vectors): 24 accumulators with AVX-512 (6 x 4, 8 x 3 or
-  // 12 x 1 zmm), 12 with AVX2 (6 x 2 or 12 x 1 ymm), all of height dividing kTileMultiple.
-  constexpr int NI_WIDE = 6, NI_WIDE48 = 8, NI_NARROW = 12, NI_SCALAR = 4;
-  const bool wide48 = simd == kAvx512 && wide && D > kMaxDWide64;
-  const int ni = simd == kScalar ? NI_SCALAR
-                                 : (wide ? (wide48 ? NI_WIDE48 : NI_WIDE) : NI_NARROW);
+  int ni = 4;  // scalar
+  if (simd == kAvx512) ni = !wide ? 12 : (D > kMaxDWide64 ? 8 : 6);
+  if (simd == kAvx2) ni = wide ? 4 : 12;
   const int64_t full = n_items / ni;
   const int64_t rest = n_items - full * ni;
   const float* tail = items + full * ni * D;
   const int32_t tail_base = base + static_cast<int32_t>(full * ni);
   switch (simd) {
     case kAvx512:
-      if (wide48) {
-        kernel_avx512<3, NI_WIDE48>(items, full, D, base, panel, thr, sinks, ex, q_first);
-        kernel_avx512<3, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
-      } else if (wide) {
-        kernel_avx512<4, NI_WIDE>(items, full, D, base, panel, thr, sinks, ex, q_first);
-        kernel_avx512<4, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
-      } else {
-        kernel_avx512<1, NI_NARROW>(items, full, D, base, panel, thr, sinks, ex, q_first);
+      if (!wide) {
+        kernel_avx512<1, 12>(items, full, D, base, panel, thr, sinks, ex, q_first);
         kernel_avx512<1, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      } else if (D > kMaxDWide64) {
+        kernel_avx512<3, 8>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_avx512<3, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      } else {
+        kernel_avx512<4, 6>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_avx512<4, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
       }
       break;
     case kAvx2:
-      if (wide) {
-        kernel_avx2<2, NI_WIDE>(items, full, D, base, panel, thr, sinks, ex, q_first);
-        kernel_avx2<2, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
-      } else {
-        kernel_avx2<1, NI_NARROW>(items, full, D, base, panel, thr, sinks, ex, q_first);
+      if (!wide) {
+        kernel_avx2<1, 12>(items, full, D, base, panel, thr, sinks, ex, q_first);
         kernel_avx2<1, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      } else {
+        kernel_avx2<3, 4>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_avx2<3, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
       }
       break;
     default:
-      if (wide) {
-        kernel_scalar<8, NI_SCALAR>(items, full, D, base, panel, thr, sinks, ex, q_first);
-        kernel_scalar<8, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
-      } else {
-        kernel_scalar<1, NI_SCALAR>(items, full, D, base, panel, thr, sinks, ex, q_first);
+      if (!wide) {
+        kernel_scalar<1, 4>(items, full, D, base, panel, thr, sinks, ex, q_first);
         kernel_scalar<1, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
+      } else {
+        kernel_scalar<8, 4>(items, full, D, base, panel, thr, sinks, ex, q_first);
+        kernel_scalar<8, 1>(tail, rest, D, tail_base, panel, thr, sinks, ex, q_first);
       }
   }
 }
@@ -539,7 +556,18 @@ void run_unit(const Problem& p, int64_t g0, int64_t gn, int64_t c0, int64_t c1, 
 template <class Sink>
 void run_all(const Problem& p, int threads, float* out_s, int32_t* out_i) {
   const int64_t k = p.k;
-  const int64_t n_groups = (p.Q + p.group - 1) / p.group;
+  // Query groups: `group` queries each, except the last 2 * threads * group queries,
+  // cut into groups of one wide panel so that the threads finish together (dynamic
+  // scheduling hands them out last). Grouping changes no score and no decision.
+  std::vector<int64_t> starts;
+  {
+    const int64_t small = std::min<int64_t>(p.group, layout_of(p.simd, p.D).wide);
+    const int64_t head = std::max<int64_t>(0, p.Q - 2 * threads * p.group) / p.group * p.group;
+    for (int64_t q = 0; q < head; q += p.group) starts.push_back(q);
+    for (int64_t q = head; q < p.Q; q += small) starts.push_back(q);
+    starts.push_back(p.Q);
+  }
+  const int64_t n_groups = static_cast<int64_t>(starts.size()) - 1;
   const int64_t n_blocks = (p.M + p.item_block - 1) / p.item_block;
   // Too few query groups to keep every thread busy: cut the catalogue into chunks too.
   int64_t n_chunks = 1;
@@ -569,7 +597,7 @@ void run_all(const Problem& p, int threads, float* out_s, int32_t* out_i) {
     for (int64_t u = 0; u < n_units; ++u) {
       if (failed.load(std::memory_order_relaxed)) continue;
       const int64_t g = u / n_chunks, c = u % n_chunks;
-      const int64_t g0 = g * p.group, gn = std::min(p.group, p.Q - g0);
+      const int64_t g0 = starts[g], gn = starts[g + 1] - g0;
       const int64_t c0 = c * chunk_items, c1 = std::min(p.M, c0 + chunk_items);
       float* rs = (n_chunks > 1 ? part_s.data() + c * p.Q * k : out_s) + g0 * k;
       int32_t* ri = (n_chunks > 1 ? part_i.data() + c * p.Q * k : out_i) + g0 * k;

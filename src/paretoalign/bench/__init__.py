@@ -16,6 +16,7 @@ __all__ = ["BenchResult", "machine_info", "time_runs", "write_bench_json"]
 #: task name -> module with ``run(path: Path, quick: bool) -> dict`` (the written JSON).
 TASKS: dict[str, str] = {
     "world": "paretoalign.bench.world",
+    "topk": "paretoalign.bench.topk",
     "data": "paretoalign.bench.data",
     "metrics": "paretoalign.bench.metrics",
     "train": "paretoalign.bench.train",

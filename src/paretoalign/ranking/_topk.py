@@ -224,7 +224,7 @@ def topk(
 
     The kernel never forms the :math:`Q \times M` score matrix: a register-blocked
     micro-kernel holds a tile of scores (AVX-512: 6 items x 64 queries in 24 registers;
-    AVX2: 6 x 16) while it runs the fma chain, then compares each query's best score in
+    AVX2: 4 x 24) while it runs the fma chain, then compares each query's best score in
     the tile with that query's current k-th best score; the rare survivors go to an
     exact insertion (or, for ``k > 64``, a candidate buffer). Threads take groups of
     about 256 queries dynamically. Extra memory is :math:`O(Qk)` plus per-thread
