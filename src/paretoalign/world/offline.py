@@ -233,11 +233,11 @@ def simulate_offline(world: World) -> OfflineLogs:
     out = run_sessions(world, pop, world.logging_table, lo, hi, log_impressions=log_imp)
     is_train = pop.start_ms < cfg.split_ms
     ev_sess = out.session_index
-    im_sess = out.impression_session_index
-    logs, channel, units, imp_frames, dropped, kept_rows = {}, {}, {}, [], {}, []
+    logs, channel, units, dropped = {}, {}, {}, {}
+    kept = out.n_events >= 2  # OTTO's minimum
     for split, mask in (("train", is_train), ("test", ~is_train)):
-        keep = mask & (out.n_events >= 2)
-        dropped[split] = int((mask & (out.n_events > 0) & (out.n_events < 2)).sum())
+        keep = mask & kept
+        dropped[split] = int((mask & (out.n_events > 0) & ~kept).sum())
         dropped[split + "_empty"] = int((mask & (out.n_events == 0)).sum())
         ev = keep[ev_sess]
         counts = out.n_events[keep]
@@ -248,29 +248,25 @@ def simulate_offline(world: World) -> OfflineLogs:
         )
         channel[split] = out.channel[ev]
         units[split] = out.units[ev]
-        im = keep[im_sess]
-        imp_frames.append(
-            pd.DataFrame(
-                {
-                    "session_id": pop.shopper_id[im_sess[im]],
-                    "split": pd.Categorical.from_codes(
-                        np.full(int(im.sum()), 0 if split == "train" else 1, np.int8),
-                        categories=["train", "test"],
-                    ),
-                    "ts": out.imp_ts[im],
-                    "page_aid": out.imp_page[im],
-                    "position": out.imp_position[im],
-                    "aid": out.imp_aid[im],
-                    "propensity": out.imp_propensity[im].astype(np.float32),
-                    "random_slate": out.imp_random[im],
-                    "clicked": out.imp_clicked[im],
-                }
-            )
-        )
-        kept_rows.append(np.flatnonzero(keep))
-    impressions = pd.concat(imp_frames, ignore_index=True)
-    kept = np.concatenate(kept_rows)
-    kept.sort()
+    im_sess = out.impression_session_index
+    im = kept[im_sess]
+    im_sess = im_sess[im]
+    impressions = pd.DataFrame(
+        {
+            "session_id": pop.shopper_id[im_sess],
+            "split": pd.Categorical.from_codes(
+                (~is_train[im_sess]).astype(np.int8), categories=["train", "test"]
+            ),
+            "ts": out.imp_ts[im],
+            "page_aid": out.imp_page[im],
+            "position": out.imp_position[im],
+            "aid": out.imp_aid[im],
+            "propensity": out.imp_propensity[im].astype(np.float32),
+            "random_slate": out.imp_random[im],
+            "clicked": out.imp_clicked[im],
+        }
+    )
+    kept = np.flatnonzero(kept)
     extra = {
         "source": "shop",
         "shop": {

@@ -171,6 +171,7 @@ class OnlineShop:
         self._st = np.zeros(n_slots, np.uint64)
         self._hist = np.zeros((n_slots, history_len), np.int32)
         self._active = np.zeros(n_slots, bool)
+        self._inst = np.zeros(n_slots, np.int64)  # session instance per slot (see replicate)
         self._next = 0
         self._log: dict[str, list[np.ndarray]] = {}
         self._fill(np.arange(n_slots, dtype=np.int64))
@@ -205,6 +206,7 @@ class OnlineShop:
             out_aid, out_ts, out_cart, out_cart_ts,
         )  # fmt: skip
         self._active[rows] = True
+        self._inst[rows] = pop_idx
         self._rec("entry_pop", pop_idx)
         self._rec("entry_aid", out_aid)
         self._rec("entry_ts", out_ts)
@@ -293,6 +295,7 @@ class OnlineShop:
             out["next_ts"], out["chan"], out["cart"], out["cart_ts"], out["done"], pc, pk, po,
         )  # fmt: skip
         self._rec("step_pop", pop_idx)
+        self._rec("step_inst", self._inst[rows].copy())
         self._rec("step_page_aid", page_aid)
         for key, arr in out.items():
             if key != "done":
@@ -328,6 +331,7 @@ class OnlineShop:
         )  # fmt: skip
         keep = np.repeat(off[:-1], counts) + _ranks(counts)
         self._rec("order_pop", pop_idx[o_row[keep]])
+        self._rec("order_inst", self._inst[rows][o_row[keep]])
         self._rec("order_aid", o_aid[keep])
         self._rec("order_ts", o_ts[keep])
         self._rec("order_units", o_units[keep])
@@ -342,7 +346,9 @@ class OnlineShop:
 
         Row ``r`` of the new shop's :meth:`state` is copy ``r % n`` of open session
         ``r // n``; the copies differ only in their random streams (keyed by ``seed``),
-        for Monte-Carlo checks of :meth:`expected`.
+        for Monte-Carlo checks of :meth:`expected`. Copies keep their shopper's id (so a
+        routing policy serves them alike): in :meth:`result`, ``sessions`` sums the copies
+        of a shopper, while ``clicks.ordered`` is decided per copy.
         """
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
@@ -360,6 +366,8 @@ class OnlineShop:
             setattr(clone, name, np.ascontiguousarray(getattr(self, name)[idx]))
         clone._st = seeds_for(make_key(REPLICATE_STREAM, seed), np.arange(len(idx)))
         clone._active = np.ones(len(idx), bool)
+        # every copy is its own session instance (ids past the population's rows)
+        clone._inst = len(self.population) + np.arange(len(idx), dtype=np.int64)
         clone._next = len(self.population)
         clone._log = {}
         return clone
@@ -494,7 +502,9 @@ def _assemble(shop: OnlineShop) -> OnlineResult:
             }
         )
 
-    order_keys = sid[o_pop] * width + o_aid
+    # "ordered" joins a click with its own session's checkout (a replica is its own session)
+    s_inst = _cat(log, "step_inst", np.int64)
+    order_keys = _cat(log, "order_inst", np.int64) * width + o_aid
     moved = s_pos > -2
     rec = s_pos >= 0
     clicks = pd.DataFrame(
@@ -506,7 +516,7 @@ def _assemble(shop: OnlineShop) -> OnlineResult:
             "aid": s_next[rec],
             "position": (s_pos[rec] + 1).astype(np.int8),
             "carted": s_cart[rec],
-            "ordered": np.isin(sid[s_pop[rec]] * width + s_next[rec], order_keys),
+            "ordered": np.isin(s_inst[rec] * width + s_next[rec], order_keys),
         }
     )
     org = moved & ~rec

@@ -8,7 +8,7 @@ session. Generative model (``simulation-brief.md`` §5.3), drawn in a fixed orde
 * event budget ``L = clip(round(LogNormal(mu, sigma)), 2, max)`` (clicks + carts the
   shopper makes before leaving; orders come on top at checkout);
 * ``F`` favourite categories drawn without replacement with probability proportional to
-  category size (Gumbel top-F), weights ``w ~ Dirichlet(concentration * 1_F)``;
+  category size (:func:`draw_favourites`), weights ``w ~ Dirichlet(concentration * 1_F)``;
 * taste ``u = normalize(sum_f w_f mu_{c_f} + taste_noise * xi / sqrt(d))``;
 * price sensitivity ``gamma ~ LogNormal(0, sigma_gamma)``, buy propensity
   ``pi ~ Beta(a, b)``;
@@ -80,6 +80,38 @@ def draw_budgets(cfg: ShopConfig, n: int, rng: np.random.Generator) -> np.ndarra
     return np.clip(raw, 2, cfg.session_length_max).astype(np.int32)
 
 
+def draw_favourites(rng: np.random.Generator, p: np.ndarray, n: int, f: int) -> np.ndarray:
+    """``f`` distinct categories per row, drawn one after another with probability ``∝ p``
+    among those not yet drawn (successive sampling without replacement), int32[n, f].
+
+    Few favourites among many categories: every pending row draws from ``p`` and rejects
+    a repeat, which samples from ``p`` restricted to the rest. Otherwise (``2 f > C``) the
+    equivalent Gumbel-top-f order of ``log p + Gumbel`` keys.
+    """
+    c = len(p)
+    if not 1 <= f <= c:
+        raise ValueError(f"need 1 <= favourites <= categories, got {f} and {c}")
+    fav = np.full((n, f), -1, np.int32)
+    if 2 * f > c:
+        for lo in range(0, n, _FAV_CHUNK):
+            hi = min(n, lo + _FAV_CHUNK)
+            keys = np.log(p)[None, :] + rng.gumbel(size=(hi - lo, c))
+            fav[lo:hi] = np.argsort(-keys, axis=1, kind="stable")[:, :f]
+        return fav
+    cum = np.cumsum(p)
+    cum[-1] = 1.0
+    count = np.zeros(n, np.int64)
+    pending = np.arange(n)
+    while len(pending):
+        cand = np.minimum(np.searchsorted(cum, rng.random(len(pending)), side="right"), c - 1)
+        fresh = ~(fav[pending] == cand[:, None]).any(axis=1)
+        rows = pending[fresh]
+        fav[rows, count[rows]] = cand[fresh]
+        count[rows] += 1
+        pending = pending[count[pending] < f]
+    return fav
+
+
 def draw_shoppers(
     cfg: ShopConfig,
     catalogue: Catalogue,
@@ -105,15 +137,7 @@ def draw_shoppers(
     start = np.sort(start_lo_ms + np.floor(rng.random(n) * span_ms).astype(np.int64))
     budget = draw_budgets(cfg, n, rng)
     sizes = np.diff(catalogue.category_ptr).astype(np.float64)
-    log_share = np.log(sizes / sizes.sum())
-    fav = np.empty((n, f_count), np.int32)
-    for lo in range(0, n, _FAV_CHUNK):
-        hi = min(n, lo + _FAV_CHUNK)
-        keys = log_share[None, :] + rng.gumbel(size=(hi - lo, len(sizes)))
-        top = np.argpartition(-keys, f_count - 1, axis=1)[:, :f_count]
-        # order the favourites by key so the draw is independent of argpartition internals
-        order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
-        fav[lo:hi] = np.take_along_axis(top, order, axis=1)
+    fav = draw_favourites(rng, sizes / sizes.sum(), n, f_count)
     g = rng.gamma(cfg.favourite_concentration, size=(n, f_count))
     weights = g / np.maximum(g.sum(axis=1, keepdims=True), 1e-300)
     weights[~np.isfinite(weights).all(axis=1)] = 1.0 / f_count
