@@ -64,9 +64,16 @@ class FrontConfig(BaseModel):
     """Control arm: the shop's logging policy (status quo) or a baseline."""
     off_front: list[OffFrontArm] = Field(default_factory=lambda: ["popularity_penalised"])
     """Arms off the front that break the collinearity of the front's metrics."""
-    popularity_penalty: float = Field(0.2, gt=0.0, le=100.0)
-    """``α`` of the popularity-penalised arm, in standardised units (one SD of
-    log-popularity costs ``α`` SDs of model score)."""
+    popularity_penalty: float | None = Field(None, gt=0.0, le=100.0)
+    """A fixed ``α`` for the popularity-penalised arm, in standardised units (one SD of
+    log-popularity costs ``α`` SDs of model score). None: calibrate ``α`` to
+    ``popularity_drop`` (the effect of a fixed ``α`` is very non-linear and differs
+    between models)."""
+    popularity_drop: float = Field(0.3, gt=0.0, lt=1.0)
+    """Calibration target of the penalised arm: its mean log-popularity@k falls by this
+    share of the gap between the unpenalised point's value and the catalogue's mean."""
+    calibration_sessions: int = Field(1000, ge=10)
+    """Test sessions used to calibrate ``α`` (bisection)."""
     penalised_pi: list[float] | None = None
     """π of the popularity-penalised arm (None: the chosen group nearest the centre of
     the groups in metric space)."""

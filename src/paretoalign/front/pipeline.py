@@ -103,7 +103,7 @@ class LoggingTableRecommender:
         return out
 
 
-def penalised_topk(log_popularity: np.ndarray, coef: float):
+def penalised_topk(log_popularity: np.ndarray, coef: float, threads: int | None = None):
     """A ``topk_fn`` for :func:`paretoalign.metrics.evaluate_model` that ranks by
     ``h·e_j − coef · logpop_j`` (the popularity-penalised arm; same as
     :class:`paretoalign.front.policies.ConditionedPolicy` with ``popularity_coef``)."""
@@ -112,7 +112,7 @@ def penalised_topk(log_popularity: np.ndarray, coef: float):
     pop = np.asarray(log_popularity, dtype=np.float32).copy()
     pop[0] = 0.0
 
-    def fn(queries, items, k, *, exclude=None, threads=None):
+    def fn(queries, items, k, *, exclude=None):
         q = np.empty((len(queries), queries.shape[1] + 1), np.float32)
         q[:, :-1] = queries
         q[:, -1] = -coef
@@ -265,6 +265,7 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
         seed=cfg.seed,
         loss_batch_size=cfg.loss_batch_size,
         progress=progress,
+        threads=cfg.threads,
     )
     obj_cols, maximise = front_objectives(objectives, k)
     loss_cols = [f"loss_{o}" for o in objectives]
@@ -332,6 +333,7 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
                 n_items=model.n_items,
                 item_log_popularity=log_pop,
                 item_vectors=vectors,
+                threads=cfg.threads,
             )
         )
 
@@ -494,23 +496,43 @@ def _penalised_arm(
     rows = np.flatnonzero(seq.mask.any(axis=1))
     histories = np.ascontiguousarray(seq.inputs[rows], dtype=np.int32)
     scale = popularity_penalty_scale(server, histories, pi)
-    coef = cfg.popularity_penalty * scale
-    metrics = evaluate_model(
-        model,
-        test,
-        pi.astype(np.float32),
-        k=cfg.k,
-        max_len=int(model.max_len),
-        progress=False,
-        item_log_popularity=log_pop,
-        item_vectors=vectors,
-        topk_fn=penalised_topk(log_pop, coef),
-    )
+    pop_col = f"mean_log_popularity@{cfg.k}"
+
+    def evaluate(log: Any, alpha: float, metrics: list[str] | None = None) -> dict[str, float]:
+        return _metrics_dict(
+            evaluate_model(
+                model,
+                log,
+                pi.astype(np.float32),
+                k=cfg.k,
+                max_len=int(model.max_len),
+                progress=False,
+                item_log_popularity=log_pop,
+                item_vectors=None if metrics else vectors,
+                metrics=metrics,
+                topk_fn=penalised_topk(log_pop, alpha * scale, cfg.threads),
+                threads=cfg.threads,
+            )
+        )
+
+    calibration: dict[str, Any] = {}
+    sample = test[: min(test.n_sessions, cfg.calibration_sessions)]
+    if cfg.popularity_penalty is not None:
+        alpha = cfg.popularity_penalty
+    else:
+        alpha, calibration = _calibrate_alpha(
+            lambda a: evaluate(sample, a, ["mean_log_popularity"])[pop_col],
+            catalogue_mean=float(log_pop[1:].mean()),
+            drop=cfg.popularity_drop,
+        )
+    coef = alpha * scale
+    metrics = evaluate(test, alpha)
     extra["popularity_penalised"] = {
-        "alpha": cfg.popularity_penalty,
+        "alpha": alpha,
         "score_sd_over_logpop_sd": scale,
         "coef": coef,
         "rule": "score_j = h·e_j − coef·ln(1 + clicks_j), coef = alpha · sd(h·e) / sd(logpop)",
+        **calibration,
     }
     return Arm(
         name="popularity_penalised",
@@ -518,5 +540,39 @@ def _penalised_arm(
         variant="popularity_penalised",
         pi=tuple(float(w) for w in pi),
         popularity_penalty=float(coef),
-        metrics=_metrics_dict(metrics),
+        metrics=metrics,
     )
+
+
+def _calibrate_alpha(
+    mean_log_pop: Any, *, catalogue_mean: float, drop: float, iterations: int = 12
+) -> tuple[float, dict[str, Any]]:
+    """Bisection (in log α) for the α whose arm lowers mean log-popularity by ``drop``.
+
+    ``mean_log_pop(α)`` is the arm's mean log-popularity@k, decreasing in α. The target
+    is ``base − drop · (base − catalogue_mean)`` with ``base = mean_log_pop(0)``; the
+    search brackets α in [1e-3, 64] and returns the evaluated α closest to the target.
+    """
+    base = mean_log_pop(0.0)
+    target = base - drop * (base - catalogue_mean)
+    lo, hi = np.log(1e-3), np.log(64.0)
+    tried: list[tuple[float, float]] = []
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        value = mean_log_pop(float(np.exp(mid)))
+        tried.append((float(np.exp(mid)), value))
+        if value > target:
+            lo = mid
+        else:
+            hi = mid
+    alpha, value = min(tried, key=lambda t: abs(t[1] - target))
+    return alpha, {
+        "calibration": {
+            "target_mean_log_popularity": target,
+            "base_mean_log_popularity": base,
+            "catalogue_mean_log_popularity": catalogue_mean,
+            "drop": drop,
+            "achieved_mean_log_popularity": value,
+            "tried": [{"alpha": a, "mean_log_popularity": v} for a, v in tried],
+        }
+    }

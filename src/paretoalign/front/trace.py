@@ -248,7 +248,7 @@ def trace_front(
     progress : bool
         Print one line per point.
     threads : int, optional
-        Numba threads of the metric kernels.
+        Threads of the metric kernels and of the top-k kernel (None: their defaults).
 
     Returns
     -------
@@ -257,6 +257,10 @@ def trace_front(
         ``<name>@k``, ``loss_<objective>``, ``loss_reg``.
     """
     from paretoalign.metrics import evaluate_model
+    from paretoalign.ranking import topk
+
+    def topk_fn(queries, items, k, *, exclude=None):
+        return topk(queries, items, k, exclude=exclude, threads=threads)
 
     grid = np.asarray(grid, dtype=np.float64)
     objectives = tuple(model.objectives)
@@ -274,6 +278,7 @@ def trace_front(
             item_log_popularity=item_log_popularity,
             item_vectors=item_vectors,
             threads=threads,
+            topk_fn=topk_fn,
         )
         losses = evaluate_losses(model, log, pi, train_cfg, batch_size=loss_batch_size, seed=seed)
         row: dict[str, Any] = {"point": i}
