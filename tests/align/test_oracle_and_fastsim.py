@@ -193,3 +193,17 @@ def test_choose_design_with_undefined_scores():
     )  # fmt: skip
     design, reason = choose_design(curves, {"precision": 0.9, "recall": 0.8, "fwer": 0.05})
     assert design["groups"] == 6 and not design["meets_targets"] and "0.000" in reason
+
+
+def test_truth_bootstrap_decides_strong_pairs(panel):
+    from paretoalign.align.oracle import truth_bootstrap
+
+    oracle = oracle_kpis(panel, KPIS)
+    truth = true_alignments(panel.offline, oracle[KPIS], metrics=METRICS, kpis=KPIS)
+    boot = truth_bootstrap(panel, truth, n_boot=60, seed=1)
+    assert bool(boot["decided"].loc["recall@20", "ctr"])  # planted, exact EV CTR
+    assert boot["rho_low"].loc["recall@20", "ctr"] >= 0.8
+    assert (boot["rho_low"] <= boot["rho_high"]).all().all()
+    assert boot["decided"].to_numpy().dtype == bool
+    with pytest.raises(ValueError):
+        truth_bootstrap(panel, truth, level=1.5)

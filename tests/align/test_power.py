@@ -114,3 +114,14 @@ def test_pooling_worlds_sums_counts():
     assert mixed["precision"] == pytest.approx(3 / 5)
     with pytest.raises(ValueError):
         pool_scores([])
+
+
+def test_score_decisions_mask_drops_cells():
+    truth = np.array([[1, 0], [-1, 0]])
+    found = np.array([[[1, 1], [0, 0]]])
+    full = score_decisions(found, truth)
+    masked = score_decisions(found, truth, mask=np.array([[True, False], [False, True]]))
+    assert full["precision"] == pytest.approx(0.5) and full["recall"] == pytest.approx(0.5)
+    assert masked["precision"] == pytest.approx(1.0) and masked["recall"] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        score_decisions(found, truth, mask=np.ones(3, bool))

@@ -423,3 +423,53 @@ def load_panel(path: str | Path) -> tuple[ArmPanel, dict]:
             front=data["front"].astype(bool),
         )
     return panel, meta["info"]
+
+
+def truth_bootstrap(
+    panel: ArmPanel,
+    truth: Truth,
+    *,
+    n_boot: int = 200,
+    level: float = 0.9,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame]:
+    """How sure the oracle is of each true / not-true call: a bootstrap over base shoppers.
+
+    Every replicate Poisson-reweights the base shoppers (the same weights for every arm, so
+    common random numbers are kept), recomputes the oracle KPIs and the Spearman
+    correlations over ``truth.arms``. A cell is **decided** when the central ``level``
+    interval of :math:`|\\rho^*|` lies entirely on one side of the threshold (and, for a true
+    pair, the sign never flips inside it); undecided cells are the pairs for which another
+    draw of the base population could give another truth.
+
+    Returns
+    -------
+    dict of DataFrame (M x K)
+        ``rho_low``, ``rho_high`` (interval of rho), ``decided`` (bool).
+    """
+    from paretoalign.align.correlation import correlation_matrix
+
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    metrics = list(truth.rho.index)
+    kpis = list(truth.rho.columns)
+    idx = panel.index(list(truth.arms))
+    x = panel.offline.iloc[idx][metrics].to_numpy(np.float64).T
+    rng = np.random.default_rng(seed)
+    counts = panel.counts[idx]  # (A, N, C)
+    rhos = np.empty((n_boot, len(metrics), len(kpis)))
+    for b in range(n_boot):
+        w = rng.poisson(1.0, panel.n_shoppers).astype(np.float64)
+        sums = np.einsum("n,anc->ac", w, counts)
+        y = kpis_from_sums(sums, np.full(len(idx), w.sum()), kpis, expected_clicks=True).T
+        # An undefined correlation (a constant metric or KPI) counts as 0: no alignment.
+        rhos[b] = np.nan_to_num(correlation_matrix(x, np.nan_to_num(y), "spearman"))
+    tail = (1 - level) / 2
+    low = np.quantile(rhos, tail, axis=0)
+    high = np.quantile(rhos, 1 - tail, axis=0)
+    thr = truth.threshold
+    sure_true = (low >= thr) | (high <= -thr)
+    sure_false = (low > -thr) & (high < thr)
+    decided = np.where(truth.sign.to_numpy() != 0, sure_true, sure_false)
+    frame = lambda a: pd.DataFrame(a, index=metrics, columns=kpis)  # noqa: E731
+    return {"rho_low": frame(low), "rho_high": frame(high), "decided": frame(decided)}

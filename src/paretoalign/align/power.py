@@ -105,7 +105,9 @@ def attenuated_r(
     return np.asarray(r, dtype=float) * np.sqrt(reliability(spread, se))
 
 
-def score_decisions(found: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+def score_decisions(
+    found: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None
+) -> dict[str, float]:
     """Precision, recall, F1 and sign errors of signed decisions against signed truth.
 
     Parameters
@@ -114,6 +116,9 @@ def score_decisions(found: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         Discovered signs (+1/-1, 0 = not discovered) per replicate.
     truth : ndarray(int, shape=(M, K))
         True signs (+1/-1 for a true alignment, 0 otherwise).
+    mask : ndarray(bool, shape=(M, K)), optional
+        Score only these cells (e.g. the pairs whose truth the oracle decides); the others
+        count neither as discoveries nor as true pairs.
 
     Returns
     -------
@@ -134,8 +139,11 @@ def score_decisions(found: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         found = found[None]
     if found.shape[1:] != truth.shape:
         raise ValueError(f"found {found.shape} and truth {truth.shape} do not match")
-    disc = found != 0
-    true_pair = truth != 0
+    keep = np.ones(truth.shape, bool) if mask is None else np.asarray(mask, bool)
+    if keep.shape != truth.shape:
+        raise ValueError(f"mask {keep.shape} and truth {truth.shape} do not match")
+    disc = (found != 0) & keep[None]
+    true_pair = (truth != 0) & keep
     correct = disc & (found == truth[None]) & true_pair[None]
     wrong_sign = disc & true_pair[None] & (found != truth[None])
     false_pair = disc & ~true_pair[None]

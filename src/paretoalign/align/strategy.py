@@ -101,13 +101,16 @@ def evaluate_design(
     n_rep: int,
     seed: int,
     return_signs: bool = False,
+    decided: pd.DataFrame | None = None,
 ) -> dict:
     """Scores of the strategy at one design over ``n_rep`` replicate experiments.
 
     Returns :func:`score_decisions`'s dict plus ``design`` fields, the chosen ``arms``,
     ``shoppers_per_group`` and ``per_pair`` (discovery rate of every true pair with the
     right sign, keyed ``"metric|kpi"``); with ``return_signs`` also ``signs``, the
-    ``(R, M, K)`` int8 decisions.
+    ``(R, M, K)`` int8 decisions; with ``decided`` (bool M x K, from
+    :func:`paretoalign.align.oracle.truth_bootstrap`) also ``decided_scores``, the scores
+    restricted to the pairs whose truth the oracle decides.
     """
     rng = np.random.default_rng(seed)
     arms = design_arms(panel, design.groups, metrics, fixed)
@@ -117,6 +120,9 @@ def evaluate_design(
     sign, _, _ = decide_batch(x, y, align, orderings=_shared_orderings(len(arms), align, rng))
     truth_sign = truth.sign.loc[list(metrics), list(kpis)].to_numpy()
     scores = score_decisions(sign, truth_sign)
+    if decided is not None:
+        mask = decided.loc[list(metrics), list(kpis)].to_numpy(bool)
+        scores["decided_scores"] = score_decisions(sign, truth_sign, mask)
     hit = (sign == truth_sign[None]) & (truth_sign[None] != 0)
     per_pair = {
         f"{m}|{k}": float(hit[:, i, j].mean())

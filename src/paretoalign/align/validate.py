@@ -42,6 +42,7 @@ from paretoalign.align.oracle import (
     oracle_kpis,
     split_half_agreement,
     true_alignments,
+    truth_bootstrap,
 )
 from paretoalign.align.power import analytic_power, pool_scores
 from paretoalign.align.strategy import (
@@ -96,6 +97,9 @@ class ValidateConfig(BaseModel):
     """Root of every replicate seed stream."""
     threshold: float = Field(0.8, gt=0, le=1)
     """|Spearman| over the oracle family for a true alignment."""
+    truth_bootstrap: int = Field(200, ge=20)
+    """Bootstrap replicates (over base shoppers) that decide which true / not-true calls of
+    the oracle are certain; scores on the decided pairs are reported next to the main ones."""
     groups: list[int] = Field(default_factory=lambda: [4, 6, 8, 12])
     days: list[int] = Field(default_factory=lambda: [7, 14, 28])
     traffic: list[float] = Field(default_factory=lambda: [0.25, 0.5, 1.0])
@@ -246,10 +250,23 @@ def run_validation(
     stability: dict[str, dict] = {}
     oracles: dict[str, dict] = {}
     oracle_tables: dict[str, pd.DataFrame] = {}
+    decided: dict[str, pd.DataFrame] = {}
     for wp in worlds:
         truth, oracle, stable = world_truth(wp, cfg)
         truths[wp.label] = truth
         oracle_tables[wp.label] = oracle
+        boot = truth_bootstrap(wp.panel, truth, n_boot=cfg.truth_bootstrap, seed=cfg.seed)
+        decided[wp.label] = boot["decided"]
+        stable = {
+            **stable,
+            "decided_share": float(boot["decided"].to_numpy().mean()),
+            "undecided_true": int(
+                ((truth.sign.to_numpy() != 0) & ~boot["decided"].to_numpy()).sum()
+            ),
+            "undecided_not_true": int(
+                ((truth.sign.to_numpy() == 0) & ~boot["decided"].to_numpy()).sum()
+            ),
+        }
         stability[wp.label] = stable
         report_truth[wp.label] = [
             {"metric": m, "kpi": k, "sign": s, "rho": float(truth.rho.loc[m, k])}
@@ -318,7 +335,7 @@ def run_validation(
     for w, wp in enumerate(seed_worlds):
         scores = evaluate_design(
             wp.panel, truths[wp.label], design, n_rep=cfg.experiment_seeds,
-            seed=_seed(cfg.seed, _REPORTING, w), **common(wp),
+            seed=_seed(cfg.seed, _REPORTING, w), decided=decided[wp.label], **common(wp),
         )  # fmt: skip
         aa = aa_control(
             wp.panel, design, aa_arm=aa_arm(wp.panel, cfg), n_rep=cfg.experiment_seeds,
@@ -340,8 +357,12 @@ def run_validation(
             "placebo_fpr": placebo["fpr"],
             "arms": scores["arms"],
             "per_pair": scores["per_pair"],
+            "decided": {
+                k: scores["decided_scores"][k] for k in ("precision", "recall", "f1", "sign_errors")
+            },
         }
     pooled = pool_scores(score_parts)
+    pooled_decided = pool_scores([p["decided_scores"] for p in score_parts])
     n_aa = sum(p["replicates"] for p in aa_parts)
     aa_fwer = sum(p["fwer"] * p["replicates"] for p in aa_parts) / n_aa
     placebo_fpr = sum(p["fpr"] * p["replicates"] for p in placebo_parts) / n_aa
@@ -379,6 +400,12 @@ def run_validation(
         "recall": _finite(pooled["recall"]),
         "f1": _finite(pooled["f1"]),
         "sign_errors": _finite(pooled["sign_errors"]),
+        "decided_pairs": {
+            "precision": _finite(pooled_decided["precision"]),
+            "recall": _finite(pooled_decided["recall"]),
+            "f1": _finite(pooled_decided["f1"]),
+            "note": "scores restricted to the pairs whose truth the oracle's bootstrap decides",
+        },
         "aa_fwer": float(aa_fwer),
         "aa_fwer_se": se(aa_fwer, n_aa),
         "placebo_fpr": float(placebo_fpr),
