@@ -235,8 +235,10 @@ def collinearity_report(
     -------
     dict
         ``front_only`` and ``all_arms`` (each with ``n_arms``, ``max_abs_corr``,
-        ``pairs_above_threshold``, ``n_pairs``, ``rank``, ``corr``), ``threshold`` and a
-        ``reason`` sentence.
+        ``median_abs_corr``, ``pairs_above_threshold``, ``n_pairs``, ``rank``,
+        ``components_95`` (principal components of the standardised arms × metrics matrix
+        needed for 95 % of its variance), ``first_component_share``, ``corr``),
+        ``threshold`` and a ``reason`` sentence.
     """
 
     def summary(subset: Sequence[Arm]) -> dict[str, Any]:
@@ -271,12 +273,16 @@ def collinearity_report(
         z = (x - x.mean(axis=0)) / x.std(axis=0)
         sv = np.linalg.svd(z, compute_uv=False)
         rank = int((sv > 1e-6 * sv[0]).sum())
+        explained = np.cumsum(sv**2) / np.sum(sv**2)
         return {
             "n_arms": len(subset),
             "max_abs_corr": float(off.max()),
+            "median_abs_corr": float(np.median(off)),
             "pairs_above_threshold": int((off >= threshold).sum()),
             "n_pairs": len(off),
             "rank": rank,
+            "components_95": int(np.searchsorted(explained, 0.95) + 1),
+            "first_component_share": float(explained[0]),
             "corr": {
                 names[i]: {names[j]: float(c[i, j]) for j in range(len(names))}
                 for i in range(len(names))
@@ -292,16 +298,32 @@ def collinearity_report(
         if s["max_abs_corr"] is None:
             return f"{s['n_arms']} arms (too few to correlate)"
         return (
-            f"{s['n_arms']} arms: max |r| = {s['max_abs_corr']:.3f}, "
+            f"{s['n_arms']} arms: median |r| = {s['median_abs_corr']:.3f}, "
             f"{s['pairs_above_threshold']}/{s['n_pairs']} metric pairs with |r| >= {threshold}, "
-            f"rank {s['rank']}"
+            f"first principal component {100 * s['first_component_share']:.0f} % of the "
+            f"variance, {s['components_95']} components for 95 %"
         )
 
+    verdict = ""
+    a, b = front_only["first_component_share"], all_arms["first_component_share"]
+    if a is not None and b is not None:
+        if b < a - 0.02:
+            verdict = (
+                " The off-front arms lower the share of the first principal component from "
+                f"{100 * a:.0f} % to {100 * b:.0f} %: they add directions in metric space in "
+                "which the metrics disagree."
+            )
+        else:
+            verdict = (
+                f" Here the off-front arms do not lower it ({100 * a:.0f} % -> {100 * b:.0f} %): "
+                "they differ from the front mostly along the same direction, so the metrics "
+                "stay collinear across the groups and the alignment cannot single out one."
+            )
     reason = (
         f"Front points only — {fmt(front_only)}. With the {n_off} off-front/control arm(s) — "
         f"{fmt(all_arms)}. Along a front traced by one π the offline metrics move together, "
-        "so KPI co-movement cannot single out a metric; arms off the front add directions "
-        "in metric space in which the metrics disagree."
+        "so KPI co-movement alone cannot single out a metric (simulation brief §5.8 item 6)."
+        + verdict
     )
     return {
         "threshold": threshold,

@@ -411,8 +411,12 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
         "nearest_neighbour_gap": {
             "chosen_min": float(gaps.min()) if len(gaps) else None,
             "chosen_max": float(gaps.max()) if len(gaps) else None,
-            "even_in_pi_min": float(gaps_even_pi.min()) if len(gaps_even_pi) else None,
-            "even_in_pi_max": float(gaps_even_pi.max()) if len(gaps_even_pi) else None,
+            "evenly_spaced_grid_rows_min": (
+                float(gaps_even_pi.min()) if len(gaps_even_pi) else None
+            ),
+            "evenly_spaced_grid_rows_max": (
+                float(gaps_even_pi.max()) if len(gaps_even_pi) else None
+            ),
         },
         "collinearity": report,
         **extra,
