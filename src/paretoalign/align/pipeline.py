@@ -30,6 +30,7 @@ from paretoalign.align.collinearity import (
     metric_correlations,
     variance_inflation,
 )
+from paretoalign.align.correlation import min_exact_pvalue
 from paretoalign.data.sessionlog import atomic_path
 
 GROUP_NAME_COLUMNS = ("group", "name")
@@ -149,6 +150,22 @@ def run_align(results: Path, cfg: AlignConfig) -> AlignOutputs:
             "alpha": cfg.alpha,
             "min_abs_r": cfg.min_abs_r,
             "family_size": len(table),
+        },
+        "min_exact_p": min_exact_pvalue(len(offline))
+        if bool(table["perm_exact"].iloc[0])
+        else None,
+        "columns": {
+            "pearson_*, spearman_*": "correlation over the G group means (pingouin.corr), "
+            "Fisher-z 95% interval, parametric p",
+            "perm_p_*": "permutation p-value of that correlation (exact over all G! orderings "
+            "for G <= max_exact_groups, else seeded Monte Carlo)",
+            "rm_*": "within-experiment consistency: pingouin.rm_corr with subject = day "
+            "(offline values repeat every day, so not independent evidence about models)",
+            "mixed_*": "crossed mixed model z(kpi) ~ z(metric) + (1|day) + (1|group), REML; "
+            "p from t with G - 2 df; mixed_notes records fit warnings",
+            "*_holm, *_bh": "Holm / Benjamini-Hochberg adjusted across the whole table",
+            "aligned, sign": "the decision (see decision)",
+            "vif": "variance inflation factor of the metric across the groups",
         },
         "effective_dimension": effective_dimension(offline),
         "max_finite_vif": float(
