@@ -131,11 +131,16 @@ def _sorted(frame):
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
 
 
-def test_online_does_not_depend_on_batch_size(tiny_world):
-    pop = tiny_world.experiment_population(days=1, seed=3, sessions_per_day=600)
+def test_online_does_not_depend_on_batch_size(tiny_world, monkeypatch):
+    pop = tiny_world.experiment_population(days=1, seed=3, sessions_per_day=300)
     pol = tiny_world.popularity_policy()
     a = tiny_world.run_online(pol, pop, batch_size=5, history_len=3)  # serial kernels
-    b = tiny_world.run_online(pol, pop, batch_size=600, history_len=3)  # parallel ones
+    monkeypatch.setattr(K, "ONLINE_PARALLEL_MIN_ROWS", 100)  # parallel ones from 100 rows
+    b = tiny_world.run_online(pol, pop, batch_size=300, history_len=3, record_expected=True)
+    exp = b.impressions.pop("p_click"), b.impressions.pop("p_cart"), b.impressions.pop("p_order")
+    for name in ("p_click", "p_cart", "p_order"):
+        b.slates.pop(name)
+    assert exp[0].sum() > 0
     for name in ("slates", "impressions", "clicks", "organic_views", "carts", "orders", "sessions"):
         left, right = getattr(a, name), getattr(b, name)
         assert len(left) == len(right), name

@@ -18,7 +18,9 @@ Cases (the default profile's world, 20k items; ``quick``: smaller populations):
   popularity policy, as page views (= slates shown) per second:
 
   - ``paretoalign`` -- ``World.run_online`` with one impression row per position;
-  - ``paretoalign-expected`` -- the same with the exact per-impression probabilities.
+  - ``paretoalign-expected`` -- the same with the exact per-impression probabilities;
+  - ``paretoalign-slates-only`` -- without per-position impression rows (the setting of
+    large experiments).
 
 There is no physical ``limit`` row: the simulator's floor is its own arithmetic. Times are
 medians of three runs after one warm-up run.
@@ -106,10 +108,16 @@ def _online(world: World, days: int, repeats: int) -> list[BenchResult]:
     rows = []
     case = f"online S={len(pop):,} days={days} popularity policy"
     holder: dict[str, Any] = {}
-    for impl, expected in (("paretoalign", False), ("paretoalign-expected", True)):
+    for impl, expected, per_position in (
+        ("paretoalign", False, True),
+        ("paretoalign-expected", True, True),
+        ("paretoalign-slates-only", False, False),
+    ):
 
-        def serve(expected: bool = expected) -> None:
-            holder["res"] = world.run_online(policy, pop, record_expected=expected)
+        def serve(expected: bool = expected, per_position: bool = per_position) -> None:
+            holder["res"] = world.run_online(
+                policy, pop, record_expected=expected, item_impressions=per_position
+            )
 
         runs = time_runs(serve, repeats=repeats)
         res = holder.pop("res")

@@ -84,8 +84,11 @@ SQRT12 = math.sqrt(12.0)
 #: Rows per parallel work item of the batch kernels (each kernel also has a ``_serial``
 #: twin that callers use for small batches, where a fork-join would cost more than it saves).
 BLOCK = 64
-#: Batches smaller than this run on the ``_serial`` twins.
+#: Offline batches smaller than this run on the ``_serial`` twins.
 PARALLEL_MIN_ROWS = 512
+#: Online steps (one page view per row, a fork-join per step) go parallel only from this
+#: many open sessions: on the shared 2-core machine the serial twin was faster up to 16k.
+ONLINE_PARALLEL_MIN_ROWS = 32_768
 
 
 # ---------------------------------------------------------------------- small helpers

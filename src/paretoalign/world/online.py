@@ -200,7 +200,7 @@ class OnlineShop:
         out_ts = np.empty(take, np.int64)
         out_cart = np.empty(take, np.bool_)
         out_cart_ts = np.empty(take, np.int64)
-        kernel = K.online_start if take >= K.PARALLEL_MIN_ROWS else K.online_start_serial
+        kernel = K.online_start if take >= K.ONLINE_PARALLEL_MIN_ROWS else K.online_start_serial
         kernel(
             rows, pop_idx, self._S, self._W, self._par, self._ipar, *self._slot_arrays(),
             out_aid, out_ts, out_cart, out_cart_ts,
@@ -258,7 +258,11 @@ class OnlineShop:
         slates = self._check_slates(slates, len(rows))
         shape = slates.shape
         pc, pk, po = np.empty(shape), np.empty(shape), np.empty(shape)
-        kernel = K.online_expected if len(rows) >= K.PARALLEL_MIN_ROWS else K.online_expected_serial
+        kernel = (
+            K.online_expected
+            if len(rows) >= K.ONLINE_PARALLEL_MIN_ROWS
+            else K.online_expected_serial
+        )
         kernel(
             rows, slates, self._S, self._W, self._par, self._ipar, self._sh_idx, self._z,
             self._n_events, pc, pk, po,
@@ -288,7 +292,7 @@ class OnlineShop:
         pc, pk, po = np.empty(shape), np.empty(shape), np.empty(shape)
         page_aid = self._cur[rows].copy()
         pop_idx = self._sh_idx[rows].copy()
-        kernel = K.online_step if a >= K.PARALLEL_MIN_ROWS else K.online_step_serial
+        kernel = K.online_step if a >= K.ONLINE_PARALLEL_MIN_ROWS else K.online_step_serial
         kernel(
             rows, slates, self._S, self._W, self._par, self._ipar, *self._slot_arrays(),
             self.record_expected, out["slate_ts"], out["page"], out["pos"], out["next"],
