@@ -137,8 +137,8 @@ def test_bench_frame_ratios_and_sentence(tmp_path):
     assert ratios.loc[ratios["impl"] == "limit", "ratio"].item() == pytest.approx(0.8)
     sentence = perf.summary_sentence(frame)
     assert sentence == (
-        "Over the 2 cases, paretoalign runs at 1.52–2.00× the throughput of faiss, "
-        "reaches 80% of the limit's throughput."
+        "Over its 2 cases, paretoalign runs at 1.52–2.00× the throughput of faiss "
+        "and reaches 80% of the limit's throughput."
     )
     assert isinstance(perf.bench_figure(frame), Figure)
     assert perf.machine_line(doc) == "cpu, 2 cores, 2 threads; numpy 2"

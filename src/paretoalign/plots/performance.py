@@ -142,7 +142,13 @@ def summary_sentence(frame: pd.DataFrame) -> str:
         else:
             parts.append(f"runs at {span} the throughput of {impl}")
     n_cases = frame["case"].nunique()
-    cases = "the case" if n_cases == 1 else f"the {n_cases} cases"
+    where = "In its one case" if n_cases == 1 else f"Over its {n_cases} cases"
     if not parts:
-        return f"paretoalign was timed alone over {cases} (no peer or limit in this file)."
-    return f"Over {cases}, paretoalign " + ", ".join(parts) + "."
+        return f"{where}, paretoalign was timed alone (no peer or limit in this file)."
+    return (
+        f"{where}, paretoalign "
+        + ", ".join(parts[:-1])
+        + (" and " if len(parts) > 1 else "")
+        + parts[-1]
+        + "."
+    )
