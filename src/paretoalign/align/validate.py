@@ -517,9 +517,10 @@ def _flip_directions(
                 and rho_base is not None
                 and direction * (rho_here - rho_base) > 0
             )
-            strategy_moves = (
-                direction * (here[f"mean_sign[{tag}]"] - there[f"mean_sign[{tag}]"]) >= 0
-            )
+            # The mean discovered sign moved the predicted way, or both worlds already sit
+            # at the predicted extreme (every run discovers the predicted sign).
+            step = direction * (here[f"mean_sign[{tag}]"] - there[f"mean_sign[{tag}]"])
+            strategy_moves = step > 0 or (step == 0 and here[f"mean_sign[{tag}]"] == direction)
             rates = {1: here[f"found_pos[{tag}]"], -1: here[f"found_neg[{tag}]"]}
             rates[0] = 1.0 - rates[1] - rates[-1]
             modal = max(rates, key=lambda s: rates[s])
