@@ -23,11 +23,13 @@ Cases (the default profile's world, 20k items; ``quick``: smaller populations):
     large experiments).
 
 There is no physical ``limit`` row: the simulator's floor is its own arithmetic. Times are
-medians of three runs after one warm-up run.
+medians of three runs after one warm-up run. The machine is shared: ``notes`` keep the
+1-minute load average before and after each part, so figures can be judged against it.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -137,9 +139,13 @@ def run(path: Path, quick: bool = False) -> dict:
     world = World.build(cfg)
     build_s = time.perf_counter() - t0
     repeats = 3
+    load = {"before": os.getloadavg()[0]}
     rows = _offline(world, QUICK_SESSIONS if quick else FULL_SESSIONS, repeats)
+    load["after_offline"] = os.getloadavg()[0]
     rows += _online(world, 1 if quick else 14, repeats)
+    load["after_online"] = os.getloadavg()[0]
     notes = {
+        "load_average_1min": load,
         "world": "default ShopConfig (n_items=20000, slate_size=12, organic_candidates=16)",
         "build_seconds": round(build_s, 3),
         "quick": quick,

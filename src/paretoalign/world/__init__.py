@@ -51,7 +51,15 @@ Online experiment
         wishlist, rec_clicked``), ``sessions`` (one row per shopper: ``day, start_ts,
         end_ts, page_views, slates, rec_clicks, carts, order_lines, units, revenue``).
         With ``record_expected=True``, ``slates`` and ``impressions`` also carry the exact
-        ``p_click, p_cart, p_order`` (per impression; per slate: sums over positions).
+        ``p_click, p_cart, p_order`` (per impression; per slate: sums over positions):
+        P(click), P(click and cart on that page), P(click, cart there and that item
+        ordered at checkout); the sampled twins are ``clicked``, ``clicks.carted`` and
+        ``clicks.carted & clicks.ordered``.
+        Every page view shows a slate, the session's last one included (the shopper then
+        leaves: zero click probability), so ``len(slates)`` = page views. Sessions that
+        start in the window run to their checkout (``day`` may pass ``days - 1``). A
+        session's events depend only on its seed and the slates it gets, never on
+        ``batch_size`` or on the other sessions of a batch.
     ``world.open_shop(population, **same) -> OnlineShop`` for stepping by hand:
         ``.done``, ``.state() -> SessionState``, ``.step(slates)``,
         ``.expected(slates) -> ExpectedResponse`` (exact ``p_click, p_cart, p_order``
