@@ -215,6 +215,10 @@ def test_experiment_and_aa(front_outputs, tiny_profile):
     ):
         assert (out / name).is_file(), name
     assert ab.summary["page_views"] > 0 and not ab.srm["flagged"]
+    # different π -> different expected KPIs (exact probabilities of the served slates)
+    expected = ab.expected.query("day == -1 and kpi == 'expected_ctr'").set_index("group")
+    front_ctr = expected.loc[["front_1", "front_2", "front_3"], "value"]
+    assert front_ctr.nunique() == 3
     aa = run_experiment(tiny_profile, aa=True, progress=False)
     assert (out / "aa" / "kpis.parquet").is_file()
     assert set(aa.kpis.group) == {f"aa_{j}" for j in range(1, 7)}

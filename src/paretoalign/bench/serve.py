@@ -12,7 +12,7 @@ Shop and model: the ``default`` profile's shapes (20,000 items, slate 12, ``L = 
 ``d = 64``, 2 layers; a seeded untrained model: speed does not depend on the weights);
 ``quick``: 2,000 items and fewer shoppers.
 
-Implementations (one thread each; the project's loop also with two threads):
+Implementations (one thread each; in full runs the project's loop also with two threads):
 
 * ``paretoalign`` — :class:`paretoalign.front.policies.GroupRouter` over one
   :class:`~paretoalign.front.policies.ModelServer`: all model groups in one batched forward
@@ -42,11 +42,14 @@ from paretoalign.bench.common import BenchResult, write_bench_json
 REPEATS = 3
 SEED = 0
 #: (threads, implementations): every implementation on one thread (the experiment's
-#: setting); the project's loop also on two threads.
+#: setting); the project's loop also on two threads (full runs only: on a 2-core machine
+#: shared with other busy processes two OpenMP threads collapse, see
+#: :func:`paretoalign.front.inference.compute_threads`, and a quick check must stay quick).
 THREAD_CASES: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, ("paretoalign", "naive-torch", "limit")),
     (2, ("paretoalign",)),
 )
+QUICK_THREAD_CASES: tuple[tuple[int, tuple[str, ...]], ...] = THREAD_CASES[:1]
 PARTS = ("state", "encode", "topk", "other_arms", "expected", "shop")
 FULL = {"n_items": 20_000, "n_categories": 50, "shoppers": 6_000}
 QUICK = {"n_items": 2_000, "n_categories": 20, "shoppers": 600}
@@ -154,7 +157,7 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
     env = _setup(quick)
     results = []
     n_shoppers = len(env["population"])
-    for threads, impls_t in THREAD_CASES:
+    for threads, impls_t in QUICK_THREAD_CASES if quick else THREAD_CASES:
         runs: dict[str, list[dict[str, Any]]] = {impl: [] for impl in impls_t}
         for impl in impls_t:  # warm-up (JIT, allocator, caches)
             _serve(env, impl, threads)
