@@ -55,11 +55,12 @@ bench: setup ## Run every benchmark; JSON files land in results/bench/
 # it (each profile table is mirrored into results/$(PROFILE)/config/<table>.json, rewritten
 # only when that table changes). Each step also depends on the code of the layers it runs.
 PROFILE ?= default
-R := results/$(PROFILE)
-CONFIG := configs/$(PROFILE).toml
+RESULTS_ROOT ?= results
+R := $(RESULTS_ROOT)/$(PROFILE)
+CONFIG ?= configs/$(PROFILE).toml
 SEC := $(R)/config
 REPRO := $(PY) -m paretoalign.repro
-CLI := $(PY) -m paretoalign
+CLI ?= $(PY) -m paretoalign
 STEP = $(REPRO) run --log $(R)/timings.json --step
 code = $(wildcard $(foreach d,$(1),src/paretoalign/$(d)/*.py)) src/paretoalign/config.py
 
@@ -80,7 +81,7 @@ ifeq ($(PROFILE),smoke)
 BENCH_DIR := $(R)/bench
 BENCH_FLAGS := --quick
 else
-BENCH_DIR := results/bench
+BENCH_DIR := $(RESULTS_ROOT)/bench
 BENCH_FLAGS :=
 endif
 BENCH := $(foreach t,$(BENCH_TASKS),$(BENCH_DIR)/$(t).json)
@@ -109,7 +110,7 @@ MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c
 MATHJAX := book/_static_vendor/mathjax/tex-mml-chtml.js
 
 $(SEC)/.stamp: $(CONFIG) src/paretoalign/config.py | $(EXT_STAMP)
-	$(REPRO) sections --profile $(PROFILE) --out $(SEC)
+	$(REPRO) sections --profile $(CONFIG) --out $(SEC)
 	touch $@
 $(SEC)/%.json: $(SEC)/.stamp ;
 
@@ -196,6 +197,9 @@ reproduce: setup $(RESULTS) $(BOOK_STAMP) ## Run every step of PROFILE (default|
 	@echo
 	@echo "The book ($(PROFILE) profile): file://$(abspath $(BOOK_HTML))/index.html"
 endif
+
+.PHONY: results
+results: $(RESULTS) ## Run the steps of PROFILE only (no notebooks, no book)
 
 .PHONY: notebooks
 notebooks: $(RESULTS) $(EXECUTED) ## Run the steps of PROFILE and execute its notebooks (no book build)

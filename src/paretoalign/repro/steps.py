@@ -11,16 +11,33 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from paretoalign.config import SECTIONS, load_profile
-from paretoalign.data.sessionlog import atomic_path
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
+
+    The technique of :class:`paretoalign.data.atomic_path`, without importing the data
+    layer (pandas, pyarrow): this module runs once per pipeline step, and its start-up
+    time is paid by every ``make`` step.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_sections(profile: str, out_dir: str | Path) -> list[str]:
@@ -36,6 +53,8 @@ def write_sections(profile: str, out_dir: str | Path) -> list[str]:
     paretoalign.config.ProfileError
         The profile does not exist or has unknown tables.
     """
+    from paretoalign.config import SECTIONS, load_profile
+
     prof = load_profile(profile)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -45,8 +64,7 @@ def write_sections(profile: str, out_dir: str | Path) -> list[str]:
         path = out / f"{name}.json"
         if path.is_file() and path.read_text() == text:
             continue
-        with atomic_path(path) as tmp:
-            tmp.write_text(text)
+        write_text_atomic(path, text)
         changed.append(name)
     return changed
 
@@ -72,8 +90,7 @@ def record_timing(log_path: str | Path, step: str, seconds: float, command: Sequ
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": list(command),
     }
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(log, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(log, indent=2) + "\n")
 
 
 def run_step(log_path: str | Path, step: str, command: Sequence[str]) -> int:
