@@ -39,7 +39,16 @@ def test_kpis_by_hand():
     assert day0.loc["ctr", "value"] == pytest.approx(7 / 40)
     assert day0.loc["units_per_shopper", "n"] == 2
     assert kpis[kpis.day == 1].set_index("kpi").loc["ctr", "n"] == 1
-    assert list(kpis.columns) == ["group", "day", "kpi", "value", "ci_low", "ci_high", "n", "se"]
+    assert list(kpis.columns[:8]) == [
+        "group",
+        "day",
+        "kpi",
+        "value",
+        "ci_low",
+        "ci_high",
+        "n",
+        "se",
+    ]
     assert set(kpis.kpi) == set(KPIS)
 
 
@@ -78,3 +87,22 @@ def test_uplift_table_shapes(synth):
     with pytest.raises(ValueError, match="control group"):
         uplift_table(kpis, "nobody")
     assert set(SUMMARY_COLUMNS) <= set(summary.columns)
+
+
+def test_small_cells_are_unreliable_and_never_significant(synth):
+    from paretoalign.online.kpis import omnibus_table
+
+    summary = synth(
+        600, ["control", "treat"], 3, np.random.default_rng(8), ctr_effect={"treat": 2.0}
+    )
+    kpis = compute_kpis(summary)
+    assert (kpis.n_nonzero <= kpis.n).all()
+    cvr = kpis.query("kpi == 'post_click_cvr'")
+    assert (cvr.n_nonzero < cvr.n).any()  # shoppers without rec clicks carry no information
+    big = uplift_table(kpis, "control", min_shoppers=0)
+    strict = uplift_table(kpis, "control", min_shoppers=10_000)
+    assert big.query("day == -1 and kpi == 'ctr'").significant.all()
+    assert not strict.significant.any() and not strict.reliable.any()
+    om = omnibus_table(kpis, min_shoppers=10_000)
+    assert not om.significant.any()
+    assert (om.n_min <= kpis.groupby(["day", "kpi"]).n_nonzero.min().max()).all()

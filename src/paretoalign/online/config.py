@@ -27,6 +27,11 @@ class ExperimentConfig(BaseModel):
     """Items never served by model arms: none, the current page's item, or the history."""
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     """Level of the KPI intervals and tests."""
+    min_cell_shoppers: int = Field(100, ge=0)
+    """Tests of a (KPI, day) cell count as reliable, and can be significant, only when every
+    compared group has at least this many shoppers with a positive denominator (A/A runs:
+    per-day false-positive rates 0.09 - 0.13 with 40 - 65 shoppers per group and day,
+    0.06 - 0.08 with 90 - 360; see :mod:`paretoalign.online.kpis`)."""
     srm_alpha: float = Field(0.001, gt=0.0, lt=1.0)
     """Sample-ratio mismatch is flagged when the chi-square p-value is below this."""
     aa_arm: str | None = None

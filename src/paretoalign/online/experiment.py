@@ -252,11 +252,13 @@ def expected_kpis(exp_summary: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataF
                     "ci_high": est.ci_high,
                     "n": est.n,
                     "se": est.se,
+                    "n_nonzero": est.n_nonzero,
                 }
             )
     out = pd.DataFrame(rows)
     out["day"] = out["day"].astype(np.int64)
     out["n"] = out["n"].astype(np.int64)
+    out["n_nonzero"] = out["n_nonzero"].astype(np.int64)
     return out.sort_values(["group", "day", "kpi"], kind="stable").reset_index(drop=True)
 
 
@@ -411,12 +413,21 @@ def simulate(
 
 
 def analyse(
-    sim: Simulation, *, days: int, control: str, alpha: float = 0.05, srm_alpha: float = 0.001
+    sim: Simulation,
+    *,
+    days: int,
+    control: str,
+    alpha: float = 0.05,
+    srm_alpha: float = 0.001,
+    min_shoppers: int = 0,
 ) -> dict[str, Any]:
     """KPIs, uplift, omnibus tests, expected KPIs and the SRM check of a simulation.
 
     Per-day rows are kept for days ``0..days-1`` (later days only hold the tails of
     sessions begun in the window; they count in the whole-experiment rows, ``day = -1``).
+    Tests whose smallest group has fewer than ``min_shoppers`` shoppers with a positive
+    denominator are marked unreliable and never significant (see
+    :mod:`paretoalign.online.kpis`).
 
     Returns
     -------
@@ -430,8 +441,8 @@ def analyse(
     summary = shopper_day_summary(result, lookup)
     kpis = compute_kpis(summary, alpha=alpha)
     kpis = kpis[kpis["day"] < days].reset_index(drop=True)
-    uplift = uplift_table(kpis, control, alpha=alpha)
-    omnibus = omnibus_table(kpis, alpha=alpha)
+    uplift = uplift_table(kpis, control, alpha=alpha, min_shoppers=min_shoppers)
+    omnibus = omnibus_table(kpis, alpha=alpha, min_shoppers=min_shoppers)
     if "p_click" in result.slates:
         expected = expected_kpis(expected_summary(result.slates, lookup), alpha=alpha)
         expected = expected[expected["day"] < days].reset_index(drop=True)
@@ -539,7 +550,14 @@ def run_experiment(profile: Any, *, aa: bool = False, progress: bool = True) -> 
         threads=cfg.threads,
     )
     t0 = time.perf_counter()
-    tables = analyse(sim, days=cfg.days, control=control, alpha=cfg.alpha, srm_alpha=cfg.srm_alpha)
+    tables = analyse(
+        sim,
+        days=cfg.days,
+        control=control,
+        alpha=cfg.alpha,
+        srm_alpha=cfg.srm_alpha,
+        min_shoppers=cfg.min_cell_shoppers,
+    )
     tables_s = time.perf_counter() - t0
 
     paths = {

@@ -53,13 +53,19 @@ import numpy as np
 
 @dataclass(frozen=True)
 class RatioEstimate:
-    """A ratio KPI with its delta-method standard error and interval."""
+    """A ratio KPI with its delta-method standard error and interval.
+
+    ``n`` counts the shoppers, ``n_nonzero`` those with a positive denominator (the
+    shoppers that carry information about the ratio, e.g. shoppers with a rec click for
+    post-click conversion; ``n`` for a per-shopper mean).
+    """
 
     value: float
     se: float
     ci_low: float
     ci_high: float
     n: int
+    n_nonzero: int = -1
 
 
 def _z(alpha: float) -> float:
@@ -103,18 +109,19 @@ def ratio_estimate(x: Any, y: Any | None = None, *, alpha: float = 0.05) -> Rati
     n = len(xs)
     z = _z(alpha)
     ybar = ys.mean() if n else 0.0
+    nz = int(np.count_nonzero(ys > 0))
     if n == 0 or ybar == 0:
-        return RatioEstimate(np.nan, np.nan, np.nan, np.nan, n)
+        return RatioEstimate(np.nan, np.nan, np.nan, np.nan, n, nz)
     r = float(xs.sum() / ys.sum())
     if n < 2:
-        return RatioEstimate(r, np.nan, np.nan, np.nan, n)
+        return RatioEstimate(r, np.nan, np.nan, np.nan, n, nz)
     dx, dy = xs - xs.mean(), ys - ybar
     var_x = dx @ dx / (n - 1)
     var_y = dy @ dy / (n - 1)
     cov_xy = dx @ dy / (n - 1)
     var_r = max((var_x - 2.0 * r * cov_xy + r * r * var_y) / (n * ybar * ybar), 0.0)
     se = float(np.sqrt(var_r))
-    return RatioEstimate(r, se, r - z * se, r + z * se, n)
+    return RatioEstimate(r, se, r - z * se, r + z * se, n, nz)
 
 
 def ratio_estimates_by_group(
