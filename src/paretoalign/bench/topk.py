@@ -215,6 +215,14 @@ def _reset_peak() -> bool:
     return True
 
 
+def _load_average() -> float:
+    """The 1-minute load average (other processes on the machine), NaN if unknown."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
 def _agreement(ids: np.ndarray, reference: np.ndarray) -> float:
     """Mean share of each query's reference top-k ids found in ``ids``' row."""
     if ids.shape != reference.shape:
@@ -281,8 +289,12 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
     """Run every case, write the benchmark JSON to ``path`` and return it."""
     cases = QUICK_CASES if quick else FULL_CASES
     results: list[BenchResult] = []
+    load: dict[str, list[float]] = {}
     for n_queries, n_items, dim in cases:
-        results.extend(bench_case(n_queries, n_items, dim))
+        before = _load_average()
+        rows = bench_case(n_queries, n_items, dim)
+        load[rows[0].case] = [before, _load_average()]
+        results.extend(rows)
     notes = {
         "k": K,
         "repeats": REPEATS,
@@ -291,6 +303,7 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
         "limit": "OpenBLAS sgemm of the same shapes on query x item tiles, scores discarded",
         "setting": "per row: the variant chosen on the warm-up subset (see module doc)",
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
+        "load_average_1min_before_after": load,
     }
     return write_bench_json(
         "topk",
