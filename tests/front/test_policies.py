@@ -199,6 +199,27 @@ def test_last_position_fast_path_equals_the_model(small_model, histories):
         small_model.eval()
 
 
+def test_last_position_fast_path_with_the_recipe_extensions(histories):
+    from paretoalign.front.inference import last_position_states
+    from paretoalign.model import PreferenceRecommender
+
+    torch.manual_seed(1)
+    model = PreferenceRecommender(
+        int(histories.max()), ("clicks", "orders"), hidden_size=16, max_len=histories.shape[1],
+        normalize_items=True, identity_init=True, share_embeddings=False, ffn_size=24,
+        item_codes=0.5, copy_recent=3,
+    ).eval()  # fmt: skip
+    with torch.no_grad():
+        model.log_item_scale.fill_(0.7)  # a length != 1 must reach the inputs too
+    x = torch.from_numpy(histories.astype(np.int64))
+    pi = torch.full((len(x), 2), 0.5)
+    with torch.inference_mode():
+        np.testing.assert_allclose(
+            last_position_states(model, x, pi).numpy(), model.encode(x, pi)[:, -1].numpy(),
+            atol=2e-5,
+        )  # fmt: skip
+
+
 def test_gru_backbone_falls_back_to_the_model():
     from paretoalign.front.inference import last_position_states, supports_last_position
     from paretoalign.model import PreferenceRecommender

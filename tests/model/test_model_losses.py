@@ -12,6 +12,7 @@ from paretoalign.model.losses import (
     cosine_penalty,
     distortion_loss,
     epo_regulariser,
+    labelled_negatives_bce,
     objective_losses,
     sampled_softmax_loss,
 )
@@ -38,6 +39,28 @@ def test_binary_cross_entropy_by_hand():
     loss = binary_cross_entropy_loss(t([0.0, 2.0, 2.0]), torch.tensor([1, 0, 1], dtype=torch.int8))
     expected = [math.log(2), math.log(1 + math.e**2), math.log(1 + math.e**-2)]
     assert loss.tolist() == pytest.approx(expected, abs=1e-12)
+
+
+def test_labelled_negatives_bce_by_hand():
+    # BCE(p, o) + mean over finite negatives of -log(1 - sigmoid(n)) = softplus(n)
+    loss = labelled_negatives_bce(
+        t([0.0, 2.0, 1.0]),
+        torch.tensor([1, 0, 1], dtype=torch.int8),
+        t([[0.0, 1.0], [-1.0, -INF], [-INF, -INF]]),
+    )
+    expected = [
+        math.log(2) + (math.log(2) + math.log(1 + math.e)) / 2,
+        math.log(1 + math.e**2) + math.log(1 + math.e**-1),
+        math.log(1 + math.e**-1),  # no finite negative: the positive term alone
+    ]
+    assert loss.tolist() == pytest.approx(expected, abs=1e-12)
+
+
+def test_labelled_negatives_bce_gradient_is_finite_with_removed_candidates():
+    neg = t([[0.5, -INF]]).requires_grad_()
+    labelled_negatives_bce(t([0.3]), torch.tensor([0]), neg).sum().backward()
+    assert torch.isfinite(neg.grad).all()
+    assert neg.grad[0, 1].item() == 0.0
 
 
 def test_distortion_by_hand():
@@ -123,7 +146,12 @@ def test_objective_losses_columns_follow_the_objectives():
     torch.testing.assert_close(stacked[:, 0], binary_cross_entropy_loss(pos, orders))
     torch.testing.assert_close(stacked[:, 1], sampled_softmax_loss(pos, neg))
     torch.testing.assert_close(stacked[:, 2], binary_cross_entropy_loss(pos, carts))
+    labelled = objective_losses(("orders", "clicks"), pos, neg, carts, orders, bce_negatives=True)
+    torch.testing.assert_close(labelled[:, 0], labelled_negatives_bce(pos, orders, neg))
+    torch.testing.assert_close(labelled[:, 1], stacked[:, 1])
     with pytest.raises(ValueError, match="negative logits"):
         objective_losses(("clicks", "orders"), pos, None, carts, orders)
+    with pytest.raises(ValueError, match="negative logits"):
+        objective_losses(("orders",), pos, None, carts, orders, bce_negatives=True)
     with pytest.raises(ValueError, match="unknown objective"):
         objective_losses(("clicks", "views"), pos, neg, carts, orders)

@@ -175,6 +175,55 @@ def test_save_and_load_round_trip(tmp_path, backbone):
     assert torch.equal(loaded.item_embeddings(), model.item_embeddings())
 
 
+EXTENSIONS = dict(normalize_items=True, identity_init=True, item_codes=0.5, copy_recent=2)
+
+
+def test_copy_term_by_hand():
+    model = make(**EXTENSIONS)
+    with torch.no_grad():
+        model.copy_gate.weight.zero_()
+        model.copy_gate.bias.copy_(torch.tensor([0.0, 1.0]))
+    g = [math.log(2.0), math.log(1.0 + math.e)]  # softplus(0), softplus(1)
+    inputs = torch.tensor([[0, 0, 0, 3, 4, 5]])
+    E = model.item_embeddings().detach()
+    with torch.no_grad():
+        term = model.copy_term(inputs, PI[None])
+    expected = torch.zeros(1, L, D)
+    for t in range(L):
+        for r, gate in enumerate(g):
+            if t - r >= 0 and inputs[0, t - r] != 0:  # padding adds nothing
+                expected[0, t] += gate * E[inputs[0, t - r]]
+    torch.testing.assert_close(term, expected)
+    assert (term[0, :3] == 0).all()  # nothing before the session starts
+    # the state is the backbone's plus the copy term
+    plain = make(**{**EXTENSIONS, "copy_recent": 0})
+    plain.load_state_dict(
+        {k: v for k, v in model.state_dict().items() if not k.startswith("copy_gate")}
+    )
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.encode(inputs, PI), plain.encode(inputs, PI) + model.copy_term(inputs, PI[None])
+        )
+
+
+def test_extensions_rows_codes_and_round_trip(tmp_path):
+    model = make(**EXTENSIONS)
+    E = model.item_embeddings().detach()
+    lengths = E[1:].norm(dim=1)
+    torch.testing.assert_close(lengths, torch.full_like(lengths, 1.0))  # exp(0) = 1
+    codes = model.item_code_table
+    assert codes.shape == (N_ITEMS + 1, D) and (codes[0] == 0).all()
+    save_model(model, tmp_path, {})
+    loaded = load_model(tmp_path)
+    assert torch.equal(loaded.item_code_table, codes)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.encode(batch(), PI), model.encode(batch(), PI))
+    with pytest.raises(ValueError, match="copy_recent"):
+        make(copy_recent=L + 1)
+    with pytest.raises(ValueError, match="item_codes"):
+        make(item_codes=-1.0)
+
+
 def test_load_model_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"model\.json"):
         load_model(tmp_path)

@@ -222,9 +222,15 @@ def test_padding_row_stays_frozen(tiny_log, tmp_path):
     )
 
 
-@pytest.mark.parametrize("backbone", ["transformer", "gru"])
+RECIPE = dict(
+    normalize_items=True, identity_init=True, item_codes=1.0, copy_recent=2, bce_negatives=True
+)
+
+
+@pytest.mark.parametrize("backbone", ["transformer", "gru", "recipe"])
 def test_resume_is_bitwise_equal_to_an_uninterrupted_run(tiny_log, tmp_path, backbone):
-    cfg = tiny_config(backbone=backbone, epochs=2.0)
+    extra = RECIPE if backbone == "recipe" else {"backbone": backbone}
+    cfg = tiny_config(epochs=2.0, **extra)
     whole = train(cfg, tiny_log, tmp_path / "whole", progress=False)
     part = train(cfg, tiny_log, tmp_path / "part", progress=False, stop_after=4)
     assert part.steps == 4 and not (tmp_path / "part" / "model.json").exists()
@@ -260,6 +266,38 @@ def test_faithful_and_distortion_configs_train(tiny_log, tmp_path):
     assert train(faithful, tiny_log, tmp_path / "f", progress=False).steps == 2
     distortion = tiny_config(objectives=("clicks", "distortion"), regularizer="cosine", max_steps=2)
     assert train(distortion, tiny_log, tmp_path / "d", progress=False).steps == 2
+
+
+def test_catalogue_negatives_untied_embeddings_and_wide_ffn(tiny_log, tmp_path):
+    cfg = tiny_config(
+        negatives="catalogue", share_embeddings=False, ffn_size=24, max_steps=3, dropout=0.0
+    )
+    result = train(cfg, tiny_log, tmp_path, progress=False)
+    model = load_model(tmp_path)
+    assert model.output_embedding is not None
+    assert model.backbone.encoder.layers[0].linear1.out_features == 24
+    assert not torch.equal(model.item_embeddings(), model.item_embedding.weight)
+    torch.testing.assert_close(model.item_embeddings(), result.model.item_embeddings())
+    # catalogue negatives with all candidates kept = the exact softmax over the items
+    from paretoalign.model.training import _to_device
+
+    seq = BatchSource(tiny_log, cfg).batch(0)
+    batch = _to_device(seq, slice(None), torch.device("cpu"))
+    exact = cfg.model_copy(update={"topk_negatives": None, "regularization_penalty": 0.0})
+    pi = torch.tensor([1.0, 0.0, 0.0])
+    from paretoalign.model.sampling import BatchNegatives
+
+    negatives = BatchNegatives(
+        torch.arange(1, 61), 0.0, torch.zeros(16, 0, dtype=torch.long), torch.zeros(16, 0)
+    )
+    with torch.no_grad():
+        loss, _, count = compute_loss(model, batch, pi, negatives, exact)
+        states = model.encode(batch["inputs"], pi)[batch["mask"]]
+        logits = states @ model.item_embeddings().T
+        logits[:, 0] = -torch.inf
+        expected = torch.nn.functional.cross_entropy(logits, batch["targets"][batch["mask"]])
+    torch.testing.assert_close(loss, expected)
+    assert count == int(seq.mask.sum())
 
 
 def test_cuda_request_without_cuda_is_an_error(tiny_log, tmp_path):
@@ -331,7 +369,10 @@ def test_train_command_writes_summary(tiny_log, tmp_path):
     done = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out"), "--no-progress"])
     assert done.exit_code == 0, done.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert set(summary["model"]) == {"1,0,0", "0,1,0", "0,0,1", "0.333,0.333,0.333"}
+    assert set(summary["model"]) == {
+        *("1,0,0", "0,1,0", "0,0,1", "0.333,0.333,0.333"),  # corners and centre
+        *("0.75,0,0.25", "0.5,0,0.5", "0.25,0,0.75"),  # the clicks -> orders edge
+    }
     assert set(summary["baselines"]) == {"popularity", "covisitation"}
     for row in [*summary["model"].values(), *summary["baselines"].values()]:
         assert 0.0 <= row["click_recall@20"] <= 1.0

@@ -88,6 +88,25 @@ def test_summary_frame_labels_simplex_points():
         training_plots.summary_frame({"model": {}, "baselines": {}})
 
 
+def test_edge_frame_sorts_the_clicks_to_orders_points():
+    summary = _summary()
+    summary["objectives"] = ["clicks", "carts", "orders"]
+    summary["model"] = {
+        "1,0,0": {"pi": [1.0, 0.0, 0.0], "order_recall@20": 0.2},
+        "0,1,0": {"pi": [0.0, 1.0, 0.0], "order_recall@20": 0.9},  # off the edge
+        "0,0,1": {"pi": [0.0, 0.0, 1.0], "order_recall@20": 0.4},
+        "0.5,0,0.5": {"pi": [0.5, 0.0, 0.5], "order_recall@20": 0.3},
+    }
+    edge = training_plots.edge_frame(summary)
+    assert edge["weight"].tolist() == [0.0, 0.5, 1.0]
+    assert edge["order_recall@20"].tolist() == [0.2, 0.3, 0.4]
+    with pytest.raises(ValueError, match="lack"):
+        training_plots.edge_frame(summary, "views")
+    del summary["model"]["0.5,0,0.5"], summary["model"]["0,0,1"]
+    with pytest.raises(ValueError, match="1 points"):
+        training_plots.edge_frame(summary)
+
+
 def test_history_figure_needs_each_objective():
     history = [{"step": i, "loss_clicks": 5.0 - i / 10, "loss_orders": 0.7} for i in range(30)]
     assert isinstance(training_plots.history_figure(history, ["clicks", "orders"]), Figure)

@@ -104,11 +104,24 @@ def command(
 
 
 def simplex_points(objectives: tuple[str, ...]) -> dict[str, list[float]]:
-    """Corners of the preference simplex and its centre, keyed ``"1,0,0"`` etc."""
+    """Corners of the preference simplex, its centre and three points on the clicks ->
+    orders edge (``(1-w) e_clicks + w e_orders`` for ``w`` = 0.25, 0.5, 0.75; the edge to
+    the last objective when there is no ``orders``), keyed ``"1,0,0"``, ``"0.75,0,0.25"``
+    etc. The edge shows how the metrics move as π walks from clicks towards orders."""
     k = len(objectives)
     points = [[1.0 if i == j else 0.0 for j in range(k)] for i in range(k)]
     points.append([1.0 / k] * k)
+    first = objectives.index("clicks")
+    last = objectives.index("orders") if "orders" in objectives else k - 1
+    for w in EDGE_WEIGHTS:
+        point = [0.0] * k
+        point[first], point[last] = 1.0 - w, w
+        points.append(point)
     return {",".join(f"{p:.3g}" for p in point): point for point in points}
+
+
+#: Weights of the target objective on the clicks -> orders edge of the summary.
+EDGE_WEIGHTS = (0.25, 0.5, 0.75)
 
 
 def write_summary(path: Path, doc: dict[str, Any]) -> None:

@@ -121,7 +121,8 @@ def last_position_states(model: Any, inputs: Any, pi: Any) -> Any:
     layers = list(backbone.encoder.layers)
     heads = layers[0].self_attn.num_heads
     padding = inputs == 0
-    x = model.adapter(model.item_embedding(inputs), pi.to(model.item_embedding.weight.dtype))
+    items = model.input_embeddings(inputs)
+    x = model.adapter(items, pi.to(items.dtype))
     d = x.shape[-1]
     # True = may attend (SDPA's convention); the model's mask is True = blocked
     allowed = ~attention_mask(padding, 1)[:, None, :, :]
@@ -151,7 +152,11 @@ def last_position_states(model: Any, inputs: Any, pi: Any) -> Any:
     y = y + last.linear2(last.activation(last.linear1(last.norm2(y))))
     if backbone.encoder.norm is not None:
         y = backbone.encoder.norm(y)
-    return y[:, 0, :]
+    y = y[:, 0, :]
+    if getattr(model, "copy_gate", None) is not None:
+        recent = inputs[:, -model.copy_recent :]
+        y = y + model.copy_term(recent, pi)[:, -1]
+    return y
 
 
 def _reference_last_states(model: Any, inputs: Any, pi: Any) -> Any:

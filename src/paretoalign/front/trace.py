@@ -107,6 +107,7 @@ def batch_loss_sums(
         negative_values,
         batch["cart_label"].reshape(-1)[positions],
         batch["order_label"].reshape(-1)[positions],
+        bce_negatives=train_cfg.bce_negatives,
     )
     pi_f = pi.to(losses.dtype)
     if train_cfg.regularizer == "epo":

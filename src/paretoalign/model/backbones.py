@@ -89,13 +89,20 @@ class TransformerBackbone(nn.Module):
     mask of :func:`attention_mask` (method brief §2.2).
     """
 
-    def __init__(self, hidden_size: int, num_layers: int, num_heads: int, dropout: float):
+    def __init__(
+        self,
+        hidden_size: int,
+        num_layers: int,
+        num_heads: int,
+        dropout: float,
+        ffn_size: int | None = None,
+    ):
         super().__init__()
         self.num_heads = num_heads
         layer = nn.TransformerEncoderLayer(
             d_model=hidden_size,
             nhead=num_heads,
-            dim_feedforward=hidden_size,
+            dim_feedforward=ffn_size or hidden_size,
             dropout=dropout,
             batch_first=True,
             norm_first=True,

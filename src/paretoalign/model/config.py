@@ -62,9 +62,17 @@ MULTITRON_DEFAULTS: dict[str, Any] = {
     "num_heads": 1,
     "dropout": 0.05,
     "max_len": 50,
+    "share_embeddings": True,
+    "ffn_size": None,
+    "normalize_items": False,
+    "identity_init": False,
+    "item_codes": 0.0,
+    "copy_recent": 0,
     "beta": 0.5,
     "regularizer": "epo",
     "regularization_penalty": 0.5,
+    "bce_negatives": False,
+    "negatives": "sampled",
     "num_uniform_negatives": 16384,
     "num_batch_negatives": 32,
     "topk_negatives": 100,
@@ -110,6 +118,22 @@ class TrainConfig(BaseModel):
     num_layers: int = Field(2, ge=1)
     num_heads: int = Field(1, ge=1, description="attention heads (MultiTRON: 1)")
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    share_embeddings: bool = Field(True, description="one item table for inputs and scores")
+    ffn_size: int | None = Field(
+        None, ge=1, description="transformer feed-forward width (None: d, as MultiTRON)"
+    )
+    normalize_items: bool = Field(
+        False, description="unit-length item vectors times a learned length (cosine scores)"
+    )
+    identity_init: bool = Field(
+        False, description="start the adapter's item weights and attention V/O as identity"
+    )
+    item_codes: float = Field(
+        0.0, ge=0.0, description="initial length of fixed random item identity codes (0: none)"
+    )
+    copy_recent: int = Field(
+        0, ge=0, description="R: add π-gated vectors of the last R input items to the state"
+    )
     max_len: int | None = Field(
         None, ge=1, description="L (None: the profile's [data] max_len); fixed left padding"
     )
@@ -122,8 +146,18 @@ class TrainConfig(BaseModel):
         "epo", description="approximate-EPO non-uniformity (MultiTRON) or COSMOS cosine"
     )
     regularization_penalty: float = Field(0.2, ge=0.0, description="λ")
+    bce_negatives: bool = Field(
+        False,
+        description="carts/orders BCE also scores the negatives as label 0 (paretoalign "
+        "extension; MultiTRON: BCE on the positive logit only)",
+    )
 
     # ---------------------------------------------------------------- negatives
+    negatives: Literal["sampled", "catalogue"] = Field(
+        "sampled",
+        description="sampled: uniform + in-batch draws (MultiTRON); catalogue: every item "
+        "(exact softmax when topk_negatives is None; small catalogues only)",
+    )
     num_uniform_negatives: int = Field(2048, ge=0, description="shared by the whole batch")
     num_batch_negatives: int = Field(32, ge=0, description="per session, from other sessions")
     topk_negatives: int | None = Field(
@@ -249,11 +283,11 @@ _MULTITRON_KEYS = {
     "batch_size": "batch_size",
     "max_session_length": "max_len",
     "lr": "lr",
+    "share_embeddings": "share_embeddings",
 }
 # Keys with no effect on training here, checked for the values the reference supports.
 _MULTITRON_FIXED = {
     "sampling_style": ("batchwise",),
-    "share_embeddings": (True,),
     "output_bias": (False,),
     "optimizer": ("adam",),
     "overfit_batches": (0,),

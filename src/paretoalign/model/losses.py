@@ -18,6 +18,7 @@ __all__ = [
     "cosine_penalty",
     "distortion_loss",
     "epo_regulariser",
+    "labelled_negatives_bce",
     "objective_losses",
     "sampled_softmax_loss",
 ]
@@ -38,6 +39,27 @@ def binary_cross_entropy_loss(positive: torch.Tensor, labels: torch.Tensor) -> t
     .. math:: \\ell^o = -[o \\log\\sigma(p) + (1-o)\\log(1-\\sigma(p))]
     """
     return F.binary_cross_entropy_with_logits(positive, labels.to(positive.dtype), reduction="none")
+
+
+def labelled_negatives_bce(
+    positive: torch.Tensor, labels: torch.Tensor, negatives: torch.Tensor
+) -> torch.Tensor:
+    """BCE on the positive logit plus the mean BCE of the negatives as label 0, ``[M]``.
+
+    .. math:: \\ell^o = -[o \\log\\sigma(p) + (1-o)\\log(1-\\sigma(p))]
+              + \\frac{1}{|J|}\\sum_{j \\in J} -\\log(1-\\sigma(n_j))
+
+    ``J`` holds the finite negatives (removed ``-inf`` candidates contribute nothing; a
+    row without any adds 0). A negative is an item that was *not* clicked next, so it is
+    certainly not "clicked next and later ordered": the objective then ranks the whole
+    catalogue by that event, not only the clicked item against a global threshold.
+    This is an extension of paretoalign (``bce_negatives = true``), not MultiTRON's loss.
+    """
+    valid = torch.isfinite(negatives)
+    per_negative = F.softplus(torch.where(valid, negatives, torch.full_like(negatives, -30.0)))
+    count = valid.sum(dim=1).clamp_min(1)
+    negative_part = torch.where(valid, per_negative, torch.zeros_like(per_negative)).sum(1) / count
+    return binary_cross_entropy_loss(positive, labels) + negative_part
 
 
 def distortion_loss(positive: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
@@ -94,20 +116,24 @@ def objective_losses(
     negatives: torch.Tensor | None,
     cart_label: torch.Tensor,
     order_label: torch.Tensor,
+    bce_negatives: bool = False,
 ) -> torch.Tensor:
     """Stack the per-position losses of ``objectives`` into ``[M, K]`` (π's order).
 
     ``clicks``: sampled softmax; ``carts`` / ``orders``: BCE of the positive logit with the
-    cart / order label; ``distortion``: uniform-target cross-entropy.
+    cart / order label (MultiTRON), or with ``bce_negatives`` that plus the negatives as
+    label 0 (:func:`labelled_negatives_bce`); ``distortion``: uniform-target cross-entropy.
     """
     columns = []
     for name in objectives:
         if name == "clicks":
             columns.append(sampled_softmax_loss(positive, _need(negatives, name)))
-        elif name == "carts":
-            columns.append(binary_cross_entropy_loss(positive, cart_label))
-        elif name == "orders":
-            columns.append(binary_cross_entropy_loss(positive, order_label))
+        elif name in ("carts", "orders"):
+            labels = cart_label if name == "carts" else order_label
+            if bce_negatives:
+                columns.append(labelled_negatives_bce(positive, labels, _need(negatives, name)))
+            else:
+                columns.append(binary_cross_entropy_loss(positive, labels))
         elif name == "distortion":
             columns.append(distortion_loss(positive, _need(negatives, name)))
         else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
@@ -51,6 +52,12 @@ class ModelSpec(BaseModel):
     num_heads: int = 1
     dropout: float = 0.05
     max_len: int = 50
+    share_embeddings: bool = True
+    ffn_size: int | None = None
+    normalize_items: bool = False
+    identity_init: bool = False
+    item_codes: float = 0.0
+    copy_recent: int = 0
 
 
 class PreferenceRecommender(nn.Module):
@@ -65,6 +72,29 @@ class PreferenceRecommender(nn.Module):
     backbone : {"transformer", "gru"}
     hidden_size, num_layers, num_heads, dropout, max_len
         ``d``, encoder depth, attention heads (transformer only), dropout, ``L``.
+    share_embeddings : bool
+        One table for inputs and scoring (MultiTRON's ``share_embeddings=true``) or a
+        separate output table.
+    ffn_size : int, optional
+        Feed-forward width of the transformer layers (default ``d``, as MultiTRON).
+    normalize_items : bool
+        Score with unit-length item vectors times one learned length (not in MultiTRON).
+    identity_init : bool
+        Initialise the item path as the identity (:meth:`_identity_init`; not in
+        MultiTRON, which uses PyTorch's default initialisation).
+    item_codes : float
+        Initial length ``c`` of a fixed random identity code added to every item vector
+        (0: none, as MultiTRON). Row ``j`` of both tables becomes ``W_j + c R_j`` with
+        ``R_j ~ N(0, I/d)`` drawn once (a buffer saved with the weights) and ``c``
+        learned. Codes of different items are nearly orthogonal, so a state that
+        attends to a session item can score that item highly even when the item is
+        too rare for its learned vector ``W_j`` to be distinct: a copy path for repeat
+        views, inside the plain inner product.
+    copy_recent : int
+        ``R``: add the output vectors of the last ``R`` input items to each state,
+        weighted by π-dependent gates (:meth:`copy_term`; 0: none, as MultiTRON). The
+        score stays an inner product; it gains ``g_r(π) e_{x_{t-r}} . e_j``, largest for
+        ``j = x_{t-r}``: a copy path for repeat views of rare items.
 
     Attributes
     ----------
@@ -84,6 +114,12 @@ class PreferenceRecommender(nn.Module):
         num_heads: int = 1,
         dropout: float = 0.05,
         max_len: int = 50,
+        share_embeddings: bool = True,
+        ffn_size: int | None = None,
+        normalize_items: bool = False,
+        identity_init: bool = False,
+        item_codes: float = 0.0,
+        copy_recent: int = 0,
     ) -> None:
         super().__init__()
         objectives = tuple(objectives)
@@ -102,19 +138,70 @@ class PreferenceRecommender(nn.Module):
             num_heads=num_heads,
             dropout=dropout,
             max_len=max_len,
+            share_embeddings=share_embeddings,
+            ffn_size=ffn_size,
+            normalize_items=normalize_items,
+            identity_init=identity_init,
+            item_codes=item_codes,
+            copy_recent=copy_recent,
         )
         self.objectives = objectives
         self.n_items = int(n_items)
         self.max_len = int(max_len)
         self.item_embedding = nn.Embedding(n_items + 1, hidden_size, padding_idx=0)
         nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.output_embedding: nn.Embedding | None = None
+        if not share_embeddings:
+            self.output_embedding = nn.Embedding(n_items + 1, hidden_size, padding_idx=0)
+            nn.init.xavier_uniform_(self.output_embedding.weight)
+        self.normalize_items = bool(normalize_items)
+        #: log of the item-vector length when ``normalize_items`` (learned; starts at 1)
+        self.log_item_scale = nn.Parameter(torch.zeros(())) if normalize_items else None
+        if item_codes < 0:
+            raise ValueError(f"item_codes must be >= 0, got {item_codes}")
+        #: fixed random identity codes ``R`` (row 0 = 0) and the log of their length ``c``
+        codes = None
+        self.log_code_scale: nn.Parameter | None = None
+        if item_codes > 0:
+            codes = torch.randn(n_items + 1, hidden_size) / hidden_size**0.5
+            codes[0] = 0.0
+            self.log_code_scale = nn.Parameter(torch.tensor(float(item_codes)).log())
+        self.item_code_table: torch.Tensor | None
+        self.register_buffer("item_code_table", codes)
+        if copy_recent < 0 or copy_recent > max_len:
+            raise ValueError(f"copy_recent must be in 0..max_len, got {copy_recent}")
+        self.copy_recent = int(copy_recent)
+        #: gates ``g(π) = softplus(G π + c)`` of the copy path, ``[R]`` per row
+        self.copy_gate = nn.Linear(len(objectives), copy_recent) if copy_recent else None
         self.adapter = PreferenceAdapter(hidden_size, len(objectives), max_len)
         self.input_dropout = nn.Dropout(dropout)
         self.backbone: nn.Module
         if backbone == "transformer":
-            self.backbone = TransformerBackbone(hidden_size, num_layers, num_heads, dropout)
+            self.backbone = TransformerBackbone(
+                hidden_size, num_layers, num_heads, dropout, ffn_size
+            )
         else:
             self.backbone = GRUBackbone(hidden_size, num_layers, dropout)
+        if identity_init:
+            self._identity_init()
+
+    @torch.no_grad()
+    def _identity_init(self) -> None:
+        """Start the item path as the identity: adapter ``W_e = I`` and, in every
+        attention layer, value and output projections ``= I``.
+
+        With shared embeddings a state then starts close to the (scaled) embeddings of
+        the items it attends to, so ``h @ E[j]`` favours those items for *every* item,
+        also the rarely clicked ones whose vectors training barely moves; a random
+        start instead maps them to directions unrelated to their own vectors.
+        """
+        d = self.spec.hidden_size
+        eye = torch.eye(d)
+        self.adapter.linear.weight[:, :d].copy_(eye)
+        if isinstance(self.backbone, TransformerBackbone):
+            for layer in self.backbone.encoder.layers:
+                layer.self_attn.in_proj_weight[2 * d :].copy_(eye)
+                layer.self_attn.out_proj.weight.copy_(eye)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec | dict[str, Any]) -> PreferenceRecommender:
@@ -175,13 +262,64 @@ class PreferenceRecommender(nn.Module):
         ``inputs`` long ``[B, l]`` with ``l <= L`` (the last ``l`` columns of the padded
         layout), ``pi`` ``[B, K]``; returns ``[B, l, d]``.
         """
-        items = self.item_embedding(inputs)
+        items = self.input_embeddings(inputs)
         z = self.input_dropout(self.adapter(items, pi.to(items.dtype)))
-        return self.backbone(z, inputs == 0)
+        states = self.backbone(z, inputs == 0)
+        if self.copy_gate is not None:
+            states = states + self.copy_term(inputs, pi)
+        return states
+
+    def copy_term(self, inputs: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
+        """``sum_{r<R} g_r(π) E[x_{t-r}]`` at every position ``t``, ``[B, l, d]``.
+
+        ``inputs`` ``[B, l]`` (left-padded ids), ``pi`` ``[B, K]``; ``E`` is the scoring
+        table (:meth:`item_embeddings`); positions before the session starts (padding,
+        id 0) add nothing. ``g(π) = softplus(G π + c) >= 0``. Zero when ``copy_recent = 0``.
+        """
+        if self.copy_gate is None:
+            return torch.zeros(*inputs.shape, self.spec.hidden_size, dtype=pi.dtype)
+        table = self.item_embeddings()
+        gates = F.softplus(self.copy_gate(pi.to(table.dtype)))  # [B, R]
+        length = inputs.shape[1]
+        out = torch.zeros(*inputs.shape, table.shape[1], dtype=table.dtype, device=table.device)
+        for r in range(min(self.copy_recent, length)):
+            shifted = F.pad(inputs[:, : length - r], (r, 0))  # x_{t-r}, 0 before the start
+            rows = F.embedding(shifted, table) * (shifted != 0)[..., None].to(table.dtype)
+            out = out + gates[:, r, None, None] * rows
+        return out
+
+    def input_embeddings(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Input item vectors ``[..., d]`` of the ids ``inputs`` (padding id 0 -> its row).
+
+        ``E_in[inputs]``, with ``normalize_items`` the unit-length rows times the learned
+        length (the same rows :meth:`item_embeddings` scores with when shared).
+        """
+        if self.normalize_items or self.item_code_table is not None:
+            table = self._finish_rows(self.item_embedding.weight)
+            return F.embedding(inputs, table, padding_idx=0)
+        return self.item_embedding(inputs)
+
+    def _finish_rows(self, weight: torch.Tensor) -> torch.Tensor:
+        """A learned table with the identity codes added (``item_codes``) and then each
+        row scaled to the learned length (``normalize_items``); row 0 stays 0."""
+        if self.item_code_table is not None:
+            weight = weight + self.log_code_scale.exp() * self.item_code_table
+        if self.normalize_items:
+            weight = F.normalize(weight, dim=1) * self.log_item_scale.exp()
+        return weight
 
     def item_embeddings(self) -> torch.Tensor:
-        """The shared item table ``E``, ``[N + 1, d]`` (row 0 = padding)."""
-        return self.item_embedding.weight
+        """The output item table ``E``, ``[N + 1, d]`` (row 0 = padding); score = ``h @ E.T``.
+
+        The input table too, unless the model was built with ``share_embeddings=False``.
+        With ``normalize_items`` every row has the same learned length (cosine scoring
+        with a learned temperature), so rarely seen items are not drowned by the long
+        vectors of popular ones. With ``item_codes`` the fixed codes are added first.
+        """
+        table = self.item_embedding if self.output_embedding is None else self.output_embedding
+        if self.normalize_items or self.item_code_table is not None:
+            return self._finish_rows(table.weight)
+        return table.weight
 
     # ------------------------------------------------------------------ validation
     def _check_inputs(self, inputs: Any, pi: Any) -> tuple[torch.Tensor, torch.Tensor]:

@@ -249,7 +249,7 @@ def compute_loss(
             negatives,
             session,
             cfg.topk_negatives,
-            targets=targets if cfg.remove_accidental_hits else None,
+            targets=targets if cfg.remove_accidental_hits or cfg.negatives == "catalogue" else None,
         )
         negative_values = negative_values.float()
     losses = objective_losses(
@@ -258,6 +258,7 @@ def compute_loss(
         negative_values,
         batch["cart_label"][:, first:].reshape(-1)[positions],
         batch["order_label"][:, first:].reshape(-1)[positions],
+        bce_negatives=cfg.bce_negatives,
     )
     pi_f = pi.to(losses.dtype)
     objective_sums = losses.sum(dim=0)
@@ -285,6 +286,12 @@ def build_model(cfg: TrainConfig, n_items: int) -> PreferenceRecommender:
             num_heads=cfg.num_heads,
             dropout=cfg.dropout,
             max_len=resolved_max_len(cfg),
+            share_embeddings=cfg.share_embeddings,
+            ffn_size=cfg.ffn_size,
+            normalize_items=cfg.normalize_items,
+            identity_init=cfg.identity_init,
+            item_codes=cfg.item_codes,
+            copy_recent=cfg.copy_recent,
         )
 
 
@@ -419,6 +426,13 @@ def train(
     encoder = ddp if ddp is not None else None
     local = cfg.batch_size // world
     needs_negatives = any(name in ("clicks", "distortion") for name in cfg.objectives)
+    # Every item as a negative of every position (the target itself is always removed).
+    catalogue = BatchNegatives(
+        torch.arange(1, n_items + 1, device=device),
+        0.0,
+        torch.zeros(cfg.batch_size, 0, dtype=torch.long, device=device),
+        torch.zeros(cfg.batch_size, 0, device=device),
+    )
 
     end = total if stop_after is None else min(total, max(stop_after, start))
     bar = None
@@ -442,7 +456,9 @@ def train(
             t1 = time.perf_counter()
             pi = torch.as_tensor(draw_pi(cfg, step), dtype=torch.float32, device=device)
             negatives = None
-            if needs_negatives:
+            if needs_negatives and cfg.negatives == "catalogue":
+                negatives = catalogue
+            elif needs_negatives:
                 generator.manual_seed(_seed(cfg.seed, _NEG_STREAM, step))
                 negatives = sample_negatives(
                     global_inputs,

@@ -48,6 +48,30 @@ def summary_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["recommender", "kind", "metric", "value"])
 
 
+def edge_frame(summary: Mapping[str, Any], target: str = "orders") -> pd.DataFrame:
+    """The model's summary points on the clicks -> ``target`` edge of the simplex.
+
+    Rows are the points whose π is zero outside ``clicks`` and ``target``, sorted by the
+    weight on ``target`` (column ``weight``), with one column per summary metric. Raises
+    ``ValueError`` when the summary has no ``objectives`` or fewer than two edge points.
+    """
+    objectives = list(summary.get("objectives") or [])
+    if "clicks" not in objectives or target not in objectives:
+        raise ValueError(f"summary objectives {objectives} lack 'clicks' or {target!r}")
+    c, t = objectives.index("clicks"), objectives.index(target)
+    rows = []
+    for entry in summary["model"].values():
+        pi = np.asarray(entry["pi"], dtype=float)
+        others = np.delete(pi, [c, t])
+        if np.all(others == 0):
+            row = {"weight": float(pi[t])}
+            row.update({m: float(entry[m]) for m in SUMMARY_METRICS if m in entry})
+            rows.append(row)
+    if len(rows) < 2:
+        raise ValueError(f"summary has {len(rows)} points on the clicks -> {target} edge")
+    return pd.DataFrame(rows).sort_values("weight", kind="stable").reset_index(drop=True)
+
+
 def summary_figure(frame: pd.DataFrame) -> Figure:
     """Grouped bars: each summary metric (panel) for the model's simplex points and the baselines."""
     import seaborn as sns
