@@ -207,10 +207,11 @@ def test_last_position_fast_path_with_the_recipe_extensions(histories):
     model = PreferenceRecommender(
         int(histories.max()), ("clicks", "orders"), hidden_size=16, max_len=histories.shape[1],
         normalize_items=True, identity_init=True, share_embeddings=False, ffn_size=24,
-        item_codes=0.5, copy_recent=3,
+        item_codes=0.5, copy_recent=3, pi_item_bias=True,
     ).eval()  # fmt: skip
     with torch.no_grad():
         model.log_item_scale.fill_(0.7)  # a length != 1 must reach the inputs too
+        model.item_bias.normal_()
     x = torch.from_numpy(histories.astype(np.int64))
     pi = torch.full((len(x), 2), 0.5)
     with torch.inference_mode():

@@ -224,6 +224,22 @@ def test_extensions_rows_codes_and_round_trip(tmp_path):
         make(item_codes=-1.0)
 
 
+def test_pi_item_bias_appends_pi_and_the_biases():
+    model = make(**EXTENSIONS, pi_item_bias=True)
+    assert model.state_size == D + 3
+    with torch.no_grad():
+        model.item_bias.copy_(torch.randn(N_ITEMS + 1, 3))
+        states = model.encode(batch(), PI)
+        table = model.item_embeddings()
+    assert states.shape == (4, L, D + 3) and table.shape == (N_ITEMS + 1, D + 3)
+    real = batch() != 0
+    torch.testing.assert_close(states[real][:, D:], PI.expand(int(real.sum()), -1))
+    # score = h . e_j + pi . b_j
+    scores = states[real] @ table.T
+    expected = states[real][:, :D] @ table[:, :D].T + PI @ model.item_bias.T
+    torch.testing.assert_close(scores, expected)
+
+
 def test_load_model_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"model\.json"):
         load_model(tmp_path)

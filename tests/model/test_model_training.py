@@ -223,7 +223,12 @@ def test_padding_row_stays_frozen(tiny_log, tmp_path):
 
 
 RECIPE = dict(
-    normalize_items=True, identity_init=True, item_codes=1.0, copy_recent=2, bce_negatives=True
+    normalize_items=True,
+    identity_init=True,
+    item_codes=1.0,
+    copy_recent=2,
+    bce_negatives=True,
+    pi_item_bias=True,
 )
 
 

@@ -153,9 +153,8 @@ def last_position_states(model: Any, inputs: Any, pi: Any) -> Any:
     if backbone.encoder.norm is not None:
         y = backbone.encoder.norm(y)
     y = y[:, 0, :]
-    if getattr(model, "copy_gate", None) is not None:
-        recent = inputs[:, -model.copy_recent :]
-        y = y + model.copy_term(recent, pi)[:, -1]
+    if hasattr(model, "finish_last"):
+        return model.finish_last(y, inputs, pi)
     return y
 
 

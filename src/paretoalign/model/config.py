@@ -68,6 +68,7 @@ MULTITRON_DEFAULTS: dict[str, Any] = {
     "identity_init": False,
     "item_codes": 0.0,
     "copy_recent": 0,
+    "pi_item_bias": False,
     "beta": 0.5,
     "regularizer": "epo",
     "regularization_penalty": 0.5,
@@ -133,6 +134,9 @@ class TrainConfig(BaseModel):
     )
     copy_recent: int = Field(
         0, ge=0, description="R: add π-gated vectors of the last R input items to the state"
+    )
+    pi_item_bias: bool = Field(
+        False, description="per-item, per-objective biases weighted by π (score + π·b_j)"
     )
     max_len: int | None = Field(
         None, ge=1, description="L (None: the profile's [data] max_len); fixed left padding"

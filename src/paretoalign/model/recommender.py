@@ -58,6 +58,7 @@ class ModelSpec(BaseModel):
     identity_init: bool = False
     item_codes: float = 0.0
     copy_recent: int = 0
+    pi_item_bias: bool = False
 
 
 class PreferenceRecommender(nn.Module):
@@ -95,6 +96,12 @@ class PreferenceRecommender(nn.Module):
         weighted by π-dependent gates (:meth:`copy_term`; 0: none, as MultiTRON). The
         score stays an inner product; it gains ``g_r(π) e_{x_{t-r}} . e_j``, largest for
         ``j = x_{t-r}``: a copy path for repeat views of rare items.
+    pi_item_bias : bool
+        Give every item one learned bias per objective, ``b_j`` ``[K]``, weighted by π:
+        the score becomes ``h . e_j + π . b_j`` (not in MultiTRON). It is kept an inner
+        product by appending π to the state and ``b_j`` to the item vector, so states
+        and item rows have ``d + K`` columns. The orders column learns which items are
+        ordered when clicked, and π moves the ranking towards them directly.
 
     Attributes
     ----------
@@ -120,6 +127,7 @@ class PreferenceRecommender(nn.Module):
         identity_init: bool = False,
         item_codes: float = 0.0,
         copy_recent: int = 0,
+        pi_item_bias: bool = False,
     ) -> None:
         super().__init__()
         objectives = tuple(objectives)
@@ -144,6 +152,7 @@ class PreferenceRecommender(nn.Module):
             identity_init=identity_init,
             item_codes=item_codes,
             copy_recent=copy_recent,
+            pi_item_bias=pi_item_bias,
         )
         self.objectives = objectives
         self.n_items = int(n_items)
@@ -173,6 +182,10 @@ class PreferenceRecommender(nn.Module):
         self.copy_recent = int(copy_recent)
         #: gates ``g(π) = softplus(G π + c)`` of the copy path, ``[R]`` per row
         self.copy_gate = nn.Linear(len(objectives), copy_recent) if copy_recent else None
+        #: per-item, per-objective biases ``b`` ``[N + 1, K]`` (``pi_item_bias``; start at 0)
+        self.item_bias = (
+            nn.Parameter(torch.zeros(n_items + 1, len(objectives))) if pi_item_bias else None
+        )
         self.adapter = PreferenceAdapter(hidden_size, len(objectives), max_len)
         self.input_dropout = nn.Dropout(dropout)
         self.backbone: nn.Module
@@ -216,6 +229,11 @@ class PreferenceRecommender(nn.Module):
     @property
     def hidden_size(self) -> int:
         return self.spec.hidden_size
+
+    @property
+    def state_size(self) -> int:
+        """Columns of a state and of an item row: ``d``, or ``d + K`` with ``pi_item_bias``."""
+        return self.spec.hidden_size + (self.n_objectives if self.item_bias is not None else 0)
 
     # ------------------------------------------------------------------ forward
     def encode(self, inputs: torch.Tensor, pi: torch.Tensor | Any) -> torch.Tensor:
@@ -265,9 +283,30 @@ class PreferenceRecommender(nn.Module):
         items = self.input_embeddings(inputs)
         z = self.input_dropout(self.adapter(items, pi.to(items.dtype)))
         states = self.backbone(z, inputs == 0)
+        return self.finish_states(states, inputs, pi)
+
+    def finish_states(
+        self, states: torch.Tensor, inputs: torch.Tensor, pi: torch.Tensor
+    ) -> torch.Tensor:
+        """Backbone states ``[B, l, d]`` -> scoring states ``[B, l, state_size]``: plus the
+        copy term (``copy_recent``), then π appended (``pi_item_bias``). ``inputs``
+        ``[B, l]`` are the ids the states were computed from, ``pi`` ``[B, K]``."""
         if self.copy_gate is not None:
             states = states + self.copy_term(inputs, pi)
+        if self.item_bias is not None:
+            weights = pi.to(states.dtype)[:, None, :].expand(-1, states.shape[1], -1)
+            states = torch.cat([states, weights], dim=-1)
         return states
+
+    def finish_last(
+        self, state: torch.Tensor, inputs: torch.Tensor, pi: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`finish_states` of the last position only: backbone state ``[B, d]`` of
+        the last column of ``inputs`` ``[B, l]`` -> ``[B, state_size]``."""
+        window = inputs[:, -max(self.copy_recent, 1) :]
+        padded = state.new_zeros(state.shape[0], window.shape[1], state.shape[1])
+        padded[:, -1] = state
+        return self.finish_states(padded, window, pi)[:, -1]
 
     def copy_term(self, inputs: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
         """``sum_{r<R} g_r(π) E[x_{t-r}]`` at every position ``t``, ``[B, l, d]``.
@@ -278,7 +317,7 @@ class PreferenceRecommender(nn.Module):
         """
         if self.copy_gate is None:
             return torch.zeros(*inputs.shape, self.spec.hidden_size, dtype=pi.dtype)
-        table = self.item_embeddings()
+        table = self._item_vectors()
         gates = F.softplus(self.copy_gate(pi.to(table.dtype)))  # [B, R]
         length = inputs.shape[1]
         out = torch.zeros(*inputs.shape, table.shape[1], dtype=table.dtype, device=table.device)
@@ -315,7 +354,15 @@ class PreferenceRecommender(nn.Module):
         With ``normalize_items`` every row has the same learned length (cosine scoring
         with a learned temperature), so rarely seen items are not drowned by the long
         vectors of popular ones. With ``item_codes`` the fixed codes are added first.
+        With ``pi_item_bias`` the biases ``b`` are appended: ``[N + 1, d + K]``.
         """
+        table = self._item_vectors()
+        if self.item_bias is not None:
+            table = torch.cat([table, self.item_bias.to(table.dtype)], dim=1)
+        return table
+
+    def _item_vectors(self) -> torch.Tensor:
+        """The ``d`` learned columns of the scoring table (without the π biases)."""
         table = self.item_embedding if self.output_embedding is None else self.output_embedding
         if self.normalize_items or self.item_code_table is not None:
             return self._finish_rows(table.weight)

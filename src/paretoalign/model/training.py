@@ -292,6 +292,7 @@ def build_model(cfg: TrainConfig, n_items: int) -> PreferenceRecommender:
             identity_init=cfg.identity_init,
             item_codes=cfg.item_codes,
             copy_recent=cfg.copy_recent,
+            pi_item_bias=cfg.pi_item_bias,
         )
 
 
