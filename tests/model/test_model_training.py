@@ -172,6 +172,18 @@ def test_compute_loss_total_is_weighted_sum_plus_penalty(tiny_log):
     assert means[3].item() >= np.log(3) - 1e-6  # the EPO term is at least log K
     halved, _, _ = compute_loss(model, batch, pi, negatives, cfg, normaliser=2 * count)
     torch.testing.assert_close(halved.detach(), expected / 2)
+    # fixed loss weights scale each objective's loss before π and the regulariser
+    weights = (1.0, 5.0, 2.0)
+    weighted_cfg = cfg.model_copy(update={"loss_weights": weights})
+    w_loss, w_sums, _ = compute_loss(model, batch, pi, negatives, weighted_cfg)
+    torch.testing.assert_close(w_sums[:3], sums[:3] * torch.tensor(weights, dtype=sums.dtype))
+    w_means = w_sums / count
+    w_expected = (pi * w_means[:3]).sum() + cfg.regularization_penalty * w_means[3]
+    torch.testing.assert_close(w_loss.detach(), w_expected)
+    with pytest.raises(ValueError, match="loss_weights"):
+        tiny_config(loss_weights=(1.0, 2.0))
+    with pytest.raises(ValueError, match="loss_weights"):
+        tiny_config(loss_weights=(1.0, 0.0, 2.0))
 
 
 def test_length_bucketing_groups_similar_lengths(tiny_log):

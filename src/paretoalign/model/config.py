@@ -73,6 +73,7 @@ MULTITRON_DEFAULTS: dict[str, Any] = {
     "regularizer": "epo",
     "regularization_penalty": 0.5,
     "bce_negatives": False,
+    "loss_weights": None,
     "negatives": "sampled",
     "num_uniform_negatives": 16384,
     "num_batch_negatives": 32,
@@ -150,6 +151,11 @@ class TrainConfig(BaseModel):
         "epo", description="approximate-EPO non-uniformity (MultiTRON) or COSMOS cosine"
     )
     regularization_penalty: float = Field(0.2, ge=0.0, description="λ")
+    loss_weights: tuple[float, ...] | None = Field(
+        None,
+        description="fixed scale w_k of each objective's loss, before π and the regulariser "
+        "(None: all 1, as MultiTRON); evens out losses of different size",
+    )
     bce_negatives: bool = Field(
         False,
         description="carts/orders BCE also scores the negatives as label 0 (paretoalign "
@@ -227,6 +233,13 @@ class TrainConfig(BaseModel):
         beta = self.beta_vector()
         if any(not math.isfinite(b) or b <= 0 for b in beta):
             raise ValueError(f"beta must be positive and finite, got {self.beta}")
+        if self.loss_weights is not None and (
+            len(self.loss_weights) != len(self.objectives)
+            or any(not math.isfinite(w) or w <= 0 for w in self.loss_weights)
+        ):
+            raise ValueError(
+                f"loss_weights needs {len(self.objectives)} positive values, got {self.loss_weights}"
+            )
         if self.hidden_size % self.num_heads:
             raise ValueError("hidden_size must be a multiple of num_heads")
         if self.num_uniform_negatives + self.num_batch_negatives == 0 and (

@@ -260,6 +260,8 @@ def compute_loss(
         batch["order_label"][:, first:].reshape(-1)[positions],
         bce_negatives=cfg.bce_negatives,
     )
+    if cfg.loss_weights is not None:
+        losses = losses * losses.new_tensor(cfg.loss_weights)
     pi_f = pi.to(losses.dtype)
     objective_sums = losses.sum(dim=0)
     if cfg.regularizer == "epo":
