@@ -168,7 +168,7 @@ class PreferenceRecommender(nn.Module):
         self.log_item_scale = nn.Parameter(torch.zeros(())) if normalize_items else None
         if item_codes < 0:
             raise ValueError(f"item_codes must be >= 0, got {item_codes}")
-        #: fixed random identity codes ``R`` (row 0 = 0) and the log of their length ``c``
+        #: fixed random identity codes ``R`` (row 0, padding, = 0) and the log of their length ``c``
         codes = None
         self.log_code_scale: nn.Parameter | None = None
         if item_codes > 0:
@@ -249,7 +249,7 @@ class PreferenceRecommender(nn.Module):
 
         Returns
         -------
-        Tensor[B, L, d]
+        Tensor[B, L, state_size]
             ``h_t`` depends on ``inputs[:, :t+1]`` and π only. Rows of padding positions
             are meaningless (zero in the leading columns that are padding in every row).
 
@@ -278,7 +278,7 @@ class PreferenceRecommender(nn.Module):
         """:meth:`encode` without validation or trimming.
 
         ``inputs`` long ``[B, l]`` with ``l <= L`` (the last ``l`` columns of the padded
-        layout), ``pi`` ``[B, K]``; returns ``[B, l, d]``.
+        layout), ``pi`` ``[B, K]``; returns ``[B, l, state_size]`` (:meth:`finish_states`).
         """
         items = self.input_embeddings(inputs)
         z = self.input_dropout(self.adapter(items, pi.to(items.dtype)))
@@ -340,7 +340,8 @@ class PreferenceRecommender(nn.Module):
 
     def _finish_rows(self, weight: torch.Tensor) -> torch.Tensor:
         """A learned table with the identity codes added (``item_codes``) and then each
-        row scaled to the learned length (``normalize_items``); row 0 stays 0."""
+        row scaled to the learned length (``normalize_items``). Row 0 (padding) has no
+        code; its score is masked wherever items are ranked."""
         if self.item_code_table is not None:
             weight = weight + self.log_code_scale.exp() * self.item_code_table
         if self.normalize_items:
