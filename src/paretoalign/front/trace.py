@@ -66,56 +66,19 @@ def batch_loss_sums(
 
     Notes
     -----
-    The training step's computation (method brief §2.6-2.7): states ``h_m`` of the real
-    positions, positive logit ``p_m = h_m · E[y_m]``, the ``topk_negatives`` hardest
-    negative logits (accidental hits removed when configured), the per-position losses of
-    the objectives and the per-position regulariser at ``π``.
+    The training step's per-position losses and regulariser at ``π``
+    (:func:`paretoalign.model.training.position_losses`, method brief §2.6-2.7), without
+    the training-only ``loss_weights``: the front's loss coordinates are the raw losses.
     """
     import torch
 
-    from paretoalign.model.losses import cosine_penalty, epo_regulariser, objective_losses
-    from paretoalign.model.sampling import hard_negative_logits
+    from paretoalign.model.training import position_losses, regulariser_sum
 
-    inputs, mask = batch["inputs"], batch["mask"]
-    length = inputs.shape[1]
-    pi_rows = pi[None, :].expand(inputs.shape[0], -1)
-    states = model.encode_unchecked(inputs, pi_rows)
-    positions = torch.nonzero(mask.reshape(-1)).squeeze(1)
-    count = int(positions.numel())
-    k = len(model.objectives)
+    losses = position_losses(model, batch, pi, negatives, train_cfg)
+    count = int(losses.shape[0])
     if count == 0:
-        return np.zeros(k + 1), 0
-    hidden = states.reshape(-1, states.shape[-1])[positions]
-    targets = batch["targets"].reshape(-1)[positions]
-    table = model.item_embeddings()
-    positive = (hidden * table[targets]).sum(dim=1).float()
-    negative_values = None
-    if negatives is not None:
-        session = batch["session"][positions // length]
-        negative_values, _ = hard_negative_logits(
-            hidden,
-            table,
-            negatives,
-            session,
-            train_cfg.topk_negatives,
-            targets=targets if train_cfg.remove_accidental_hits else None,
-        )
-        negative_values = negative_values.float()
-    losses = objective_losses(
-        tuple(model.objectives),
-        positive,
-        negative_values,
-        batch["cart_label"].reshape(-1)[positions],
-        batch["order_label"].reshape(-1)[positions],
-        bce_negatives=train_cfg.bce_negatives,
-    )
-    pi_f = pi.to(losses.dtype)
-    if train_cfg.regularizer == "epo":
-        reg = epo_regulariser(losses, pi_f).sum()
-    elif train_cfg.regularizer == "cosine":
-        reg = cosine_penalty(losses, pi_f).sum()
-    else:
-        reg = losses.new_zeros(())
+        return np.zeros(len(model.objectives) + 1), 0
+    reg = regulariser_sum(losses, pi, train_cfg)
     sums = torch.cat([losses.sum(dim=0), reg[None]]).double().numpy()
     return sums, count
 

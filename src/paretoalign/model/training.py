@@ -190,6 +190,68 @@ class StepLosses:
     n_positions: int
 
 
+def position_losses(
+    model: PreferenceRecommender,
+    batch: dict[str, torch.Tensor],
+    pi: torch.Tensor,
+    negatives: BatchNegatives | None,
+    cfg: TrainConfig,
+    *,
+    encoder: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Per-position losses ``l_{m,k}`` of the objectives, ``[M, K]`` (no loss weights).
+
+    States of the batch's ``M`` real positions under ``π``, positive logit
+    ``p_m = h_m · E[y_m]``, the ``cfg.topk_negatives`` hardest negative logits (the
+    target removed when ``remove_accidental_hits`` or with catalogue negatives), then
+    :func:`paretoalign.model.losses.objective_losses`. Shared by the training step
+    (:func:`compute_loss`) and the front's loss coordinates
+    (:func:`paretoalign.front.trace.batch_loss_sums`). ``batch`` and ``encoder`` as in
+    :func:`compute_loss`.
+    """
+    # Cut the columns that are padding in every row (states of real positions unchanged).
+    first = first_real_column(batch["inputs"])
+    inputs, mask = batch["inputs"][:, first:], batch["mask"][:, first:]
+    n_rows, length = inputs.shape
+    pi_rows = pi[None, :].expand(n_rows, -1)
+    states = (encoder or model.encode_unchecked)(inputs, pi_rows)
+    positions = torch.nonzero(mask.reshape(-1)).squeeze(1)
+    hidden = states.reshape(-1, states.shape[-1])[positions]
+    targets = batch["targets"][:, first:].reshape(-1)[positions]
+    table = model.item_embeddings()
+    positive = (hidden * table[targets].to(hidden.dtype)).sum(dim=1).float()
+    negative_values = None
+    if negatives is not None:
+        session = batch["session"][positions // length]
+        negative_values, _ = hard_negative_logits(
+            hidden,
+            table,
+            negatives,
+            session,
+            cfg.topk_negatives,
+            targets=targets if cfg.remove_accidental_hits or cfg.negatives == "catalogue" else None,
+        )
+        negative_values = negative_values.float()
+    return objective_losses(
+        model.objectives,
+        positive,
+        negative_values,
+        batch["cart_label"][:, first:].reshape(-1)[positions],
+        batch["order_label"][:, first:].reshape(-1)[positions],
+        bce_negatives=cfg.bce_negatives,
+    )
+
+
+def regulariser_sum(losses: torch.Tensor, pi: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """``sum_m l^reg_m`` of ``cfg.regularizer`` over per-position losses ``[M, K]`` at ``π``."""
+    pi_f = pi.to(losses.dtype)
+    if cfg.regularizer == "epo":
+        return epo_regulariser(losses, pi_f).sum()
+    if cfg.regularizer == "cosine":
+        return cosine_penalty(losses, pi_f).sum()
+    return losses.new_zeros(())
+
+
 def compute_loss(
     model: PreferenceRecommender,
     batch: dict[str, torch.Tensor],
@@ -227,51 +289,17 @@ def compute_loss(
     count : int
         The batch's number of real positions (``sums / count`` are the batch means).
     """
-    # Cut the columns that are padding in every row (states of real positions unchanged).
-    first = first_real_column(batch["inputs"])
-    inputs, mask = batch["inputs"][:, first:], batch["mask"][:, first:]
-    n_rows, length = inputs.shape
-    pi_rows = pi[None, :].expand(n_rows, -1)
-    states = (encoder or model.encode_unchecked)(inputs, pi_rows)
-    positions = torch.nonzero(mask.reshape(-1)).squeeze(1)
-    count = positions.numel()
+    losses = position_losses(model, batch, pi, negatives, cfg, encoder=encoder)
+    count = losses.shape[0]
     n = float(normaliser) if normaliser is not None else float(max(count, 1))
-    hidden = states.reshape(-1, states.shape[-1])[positions]
-    targets = batch["targets"][:, first:].reshape(-1)[positions]
-    table = model.item_embeddings()
-    positive = (hidden * table[targets].to(hidden.dtype)).sum(dim=1).float()
-    negative_values = None
-    if negatives is not None:
-        session = batch["session"][positions // length]
-        negative_values, _ = hard_negative_logits(
-            hidden,
-            table,
-            negatives,
-            session,
-            cfg.topk_negatives,
-            targets=targets if cfg.remove_accidental_hits or cfg.negatives == "catalogue" else None,
-        )
-        negative_values = negative_values.float()
-    losses = objective_losses(
-        model.objectives,
-        positive,
-        negative_values,
-        batch["cart_label"][:, first:].reshape(-1)[positions],
-        batch["order_label"][:, first:].reshape(-1)[positions],
-        bce_negatives=cfg.bce_negatives,
-    )
     if cfg.loss_weights is not None:
         losses = losses * losses.new_tensor(cfg.loss_weights)
-    pi_f = pi.to(losses.dtype)
     objective_sums = losses.sum(dim=0)
-    if cfg.regularizer == "epo":
-        regulariser_sum = epo_regulariser(losses, pi_f).sum()
-    elif cfg.regularizer == "cosine":
-        regulariser_sum = cosine_penalty(losses, pi_f).sum()
-    else:
-        regulariser_sum = losses.new_zeros(())
-    loss = ((pi_f * objective_sums).sum() + cfg.regularization_penalty * regulariser_sum) / n
-    sums = torch.cat([objective_sums.detach(), regulariser_sum.detach()[None]])
+    regulariser = regulariser_sum(losses, pi, cfg)
+    loss = (
+        (pi.to(losses.dtype) * objective_sums).sum() + cfg.regularization_penalty * regulariser
+    ) / n
+    sums = torch.cat([objective_sums.detach(), regulariser.detach()[None]])
     return loss, sums, count
 
 
