@@ -59,6 +59,23 @@ def time_runs(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> list[
     return runs
 
 
+def status_kib(key: str) -> int:
+    """A ``/proc/self/status`` field in KiB (Linux), e.g. ``VmRSS`` or ``VmHWM`` (peak)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def load_average() -> float:
+    """The 1-minute load average (other processes on the machine), NaN if unknown."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

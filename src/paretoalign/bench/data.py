@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from paretoalign.bench.common import BenchResult, write_bench_json
+from paretoalign.bench.common import BenchResult, status_kib, write_bench_json
 from paretoalign.data.otto import write_otto
 from paretoalign.data.sessionlog import SessionLog
 
@@ -175,14 +175,6 @@ READERS = {
 
 
 # ---------------------------------------------------------------------------- one measurement
-def _status_kib(key: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
 def _digest(arrays: tuple[np.ndarray, ...]) -> str:
     h = hashlib.sha256()
     for a in arrays:
@@ -202,11 +194,11 @@ def measure(impl: str, path: str, warm_path: str) -> dict[str, Any]:
         reset = True
     except OSError:
         reset = False
-    base = _status_kib("VmRSS")
+    base = status_kib("VmRSS")
     t0 = time.perf_counter()
     arrays = reader(path)
     seconds = time.perf_counter() - t0
-    peak = _status_kib("VmHWM")
+    peak = status_kib("VmHWM")
     return {
         "seconds": seconds,
         "peak_bytes": (peak - base) * 1024,

@@ -29,7 +29,6 @@ Every implementation is warmed up once, then they take turns, one run each, for
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +38,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from paretoalign.bench.common import BenchResult, write_bench_json
+from paretoalign.bench.common import BenchResult, load_average, write_bench_json
 from paretoalign.metrics import STANDARD_METRICS, evaluate
 from paretoalign.metrics.reference import reference_metrics
 
@@ -201,7 +200,7 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
         ranx_check = reference_metrics(**{key: a[:ranx_rows] for key, a in case.items()}, k=K)
         times: dict[str, list[float]] = {name: [] for name in runners}
         cpu: dict[str, list[float]] = {name: [] for name in runners}
-        load_before = os.getloadavg()[0]
+        load_before = load_average()
         for _ in range(REPEATS):
             for name, fn in runners.items():
                 c0 = time.process_time()
@@ -209,7 +208,7 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
                 fn()
                 times[name].append(time.perf_counter() - t0)
                 cpu[name].append(time.process_time() - c0)
-        load_after = os.getloadavg()[0]
+        load_after = load_average()
     finally:
         numba.set_num_threads(previous_threads)
     case_name = f"P={n_positions} k={K}"

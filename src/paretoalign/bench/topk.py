@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from paretoalign import _fastmetrics
-from paretoalign.bench.common import BenchResult, write_bench_json
+from paretoalign.bench.common import BenchResult, load_average, status_kib, write_bench_json
 from paretoalign.ranking import topk
 
 K = 20
@@ -197,14 +197,6 @@ BUILDERS: dict[str, Callable[[np.ndarray, int, int], Impl]] = {
 # ======================================================================= harness ==
 
 
-def _rss_kib(key: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
 def _reset_peak() -> bool:
     """Reset VmHWM to the current RSS (Linux); False where that is not possible."""
     try:
@@ -213,14 +205,6 @@ def _reset_peak() -> bool:
     except OSError:
         return False
     return True
-
-
-def _load_average() -> float:
-    """The 1-minute load average (other processes on the machine), NaN if unknown."""
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return float("nan")
 
 
 def _agreement(ids: np.ndarray, reference: np.ndarray) -> float:
@@ -260,12 +244,12 @@ def bench_case(
     for round_ in range(repeats):
         for name, impl in runners.items():
             tracked = round_ == 0 and _reset_peak()
-            base = _rss_kib("VmRSS") if tracked else 0
+            base = status_kib("VmRSS") if tracked else 0
             t0 = time.perf_counter()
             result = impl.run(queries)
             runs[name].append(time.perf_counter() - t0)
             if tracked:
-                extra[name]["peak_rss_mib"] = (_rss_kib("VmHWM") - base) / 1024
+                extra[name]["peak_rss_mib"] = (status_kib("VmHWM") - base) / 1024
             if round_ == 0:
                 outputs[name] = result[1]
             del result
@@ -291,9 +275,9 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
     results: list[BenchResult] = []
     load: dict[str, list[float]] = {}
     for n_queries, n_items, dim in cases:
-        before = _load_average()
+        before = load_average()
         rows = bench_case(n_queries, n_items, dim)
-        load[rows[0].case] = [before, _load_average()]
+        load[rows[0].case] = [before, load_average()]
         results.extend(rows)
     notes = {
         "k": K,

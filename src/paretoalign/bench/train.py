@@ -24,7 +24,6 @@ load average before and after (the machine is shared: judge ratios, not absolute
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from paretoalign.bench.common import BenchResult, time_runs, write_bench_json
+from paretoalign.bench.common import BenchResult, load_average, time_runs, write_bench_json
 
 CASES_FULL = [(64, 2048), (64, 16384), (200, 16384)]
 CASES_QUICK = [(32, 512)]
@@ -56,9 +55,9 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
     results: list[BenchResult] = []
     notes: dict[str, Any] = {"threads": torch.get_num_threads(), "cases": {}}
     for d, n_uniform in cases:
-        load_before = os.getloadavg()[0]
+        load_before = load_average()
         rows, note = _time_case(log, d, n_uniform, batch, length, repeats)
-        note["load_average_1min"] = [load_before, os.getloadavg()[0]]
+        note["load_average_1min"] = [load_before, load_average()]
         results += rows
         notes["cases"][rows[0].case] = note
     return write_bench_json("train", results, path, packages=("torch",), notes=notes)

@@ -29,7 +29,6 @@ medians of three runs after one warm-up run. The machine is shared: ``notes`` ke
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from paretoalign.bench.common import BenchResult, time_runs, write_bench_json
+from paretoalign.bench.common import BenchResult, load_average, time_runs, write_bench_json
 from paretoalign.world import ShopConfig, World
 from paretoalign.world.offline import population_windows, run_sessions
 from paretoalign.world.reference import simulate_session_reference
@@ -139,11 +138,11 @@ def run(path: Path, quick: bool = False) -> dict:
     world = World.build(cfg)
     build_s = time.perf_counter() - t0
     repeats = 3
-    load = {"before": os.getloadavg()[0]}
+    load = {"before": load_average()}
     rows = _offline(world, QUICK_SESSIONS if quick else FULL_SESSIONS, repeats)
-    load["after_offline"] = os.getloadavg()[0]
+    load["after_offline"] = load_average()
     rows += _online(world, 1 if quick else 14, repeats)
-    load["after_online"] = os.getloadavg()[0]
+    load["after_online"] = load_average()
     notes = {
         "load_average_1min": load,
         "world": "default ShopConfig (n_items=20000, slate_size=12, organic_candidates=16)",
