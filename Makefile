@@ -63,6 +63,8 @@ REPRO := $(PY) -m paretoalign.repro
 CLI ?= $(PY) -m paretoalign
 STEP = $(REPRO) run --log $(R)/timings.json --step
 code = $(wildcard $(foreach d,$(1),src/paretoalign/$(d)/*.py)) src/paretoalign/config.py
+# the command-line module of a step (what it writes, e.g. train's summary.json, lives there)
+cli = src/paretoalign/cli/$(1).py
 
 DATA := $(R)/data/stats.json
 CALIB := $(R)/data/calibration.json
@@ -126,29 +128,29 @@ $(DATA):
 	@echo "(or 'data yoochoose' / 'data diginetica'); see book/real-data.md"
 	@exit 1
 else
-$(DATA): $(SEC)/data.json $(SEC)/shop.json $(call code,data world) | $(EXT_STAMP)
+$(DATA): $(SEC)/data.json $(SEC)/shop.json $(call code,data world) $(call cli,world) | $(EXT_STAMP)
 	$(STEP) data -- $(CLI) world simulate --profile $(PROFILE)
 endif
 
-$(CALIB): $(DATA) | $(EXT_STAMP)
+$(CALIB): $(DATA) $(call cli,world) | $(EXT_STAMP)
 	$(STEP) calibrate -- $(CLI) world calibrate --profile $(PROFILE) --json $@
 
-$(TRAIN): $(DATA) $(SEC)/train.json $(call code,data model ranking metrics) $(EXT_SOURCES) | $(EXT_STAMP)
+$(TRAIN): $(DATA) $(SEC)/train.json $(call code,data model ranking metrics) $(call cli,train) $(EXT_SOURCES) | $(EXT_STAMP)
 	$(STEP) train -- $(CLI) train --profile $(PROFILE)
 
-$(FRONT) $(GROUPS) &: $(TRAIN) $(SEC)/front.json $(call code,front ranking metrics) $(EXT_SOURCES) | $(EXT_STAMP)
+$(FRONT) $(GROUPS) &: $(TRAIN) $(SEC)/front.json $(call code,front ranking metrics) $(call cli,front) $(EXT_SOURCES) | $(EXT_STAMP)
 	$(STEP) front -- $(CLI) front --profile $(PROFILE)
 
-$(KPIS) $(EXPERIMENT) &: $(FRONT) $(GROUPS) $(SEC)/experiment.json $(SEC)/shop.json $(call code,world online front) | $(EXT_STAMP)
+$(KPIS) $(EXPERIMENT) &: $(FRONT) $(GROUPS) $(SEC)/experiment.json $(SEC)/shop.json $(call code,world online front) $(call cli,experiment) | $(EXT_STAMP)
 	$(STEP) experiment -- $(CLI) experiment --profile $(PROFILE)
 
-$(ALIGN) $(ALIGN_SUMMARY) &: $(KPIS) $(EXPERIMENT) $(SEC)/align.json $(call code,align) | $(EXT_STAMP)
+$(ALIGN) $(ALIGN_SUMMARY) &: $(KPIS) $(EXPERIMENT) $(SEC)/align.json $(call code,align) $(call cli,align) | $(EXT_STAMP)
 	$(STEP) align -- $(CLI) align --profile $(PROFILE)
 
-$(VALID): $(ALIGN) $(ALIGN_SUMMARY) $(SEC)/validate.json $(SEC)/shop.json $(call code,world online align) | $(EXT_STAMP)
+$(VALID): $(ALIGN) $(ALIGN_SUMMARY) $(SEC)/validate.json $(SEC)/shop.json $(call code,world online align) $(call cli,validate) | $(EXT_STAMP)
 	$(STEP) validate -- $(CLI) validate --profile $(PROFILE)
 
-$(BENCH_DIR)/%.json: $(call code,bench) $(EXT_SOURCES) | $(EXT_STAMP)
+$(BENCH_DIR)/%.json: $(call code,bench) $(call cli,bench) $(EXT_SOURCES) | $(EXT_STAMP)
 	$(STEP) bench:$* -- $(CLI) bench $* --json $@ $(BENCH_FLAGS)
 endif
 

@@ -270,6 +270,41 @@ def test_same_seed_same_bytes_other_seed_differs(tiny_log, tmp_path):
     assert not all(torch.equal(a[k], c.model.state_dict()[k]) for k in a)
 
 
+def test_same_seed_same_bytes_on_two_threads(tmp_path):
+    """Large enough that the backward of ``table[ids]`` is split across threads: without
+    deterministic kernels three runs ended with three different parameter sets (measured
+    at d = 128, 30 steps, 2 threads); with them all three are equal."""
+    log = synthetic_sessions(400, 300, seed=11, n_categories=3, mean_clicks=8)
+    cfg = TrainConfig(hidden_size=128, num_layers=1, max_len=20, batch_size=64, max_steps=30,
+                      num_uniform_negatives=200, num_batch_negatives=16, topk_negatives=20,
+                      checkpoint_every=1000, **RECIPE)  # fmt: skip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        runs = [train(cfg, log, tmp_path / str(i), progress=False).model for i in range(3)]
+    finally:
+        torch.set_num_threads(threads)
+    first = runs[0].state_dict()
+    for other in runs[1:]:
+        assert all(torch.equal(first[k], other.state_dict()[k]) for k in first)
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after training
+
+
+def test_deterministic_cpu_restores_the_previous_mode():
+    from paretoalign.model.training import deterministic_cpu
+
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        with deterministic_cpu(torch.device("cpu")):
+            assert torch.are_deterministic_algorithms_enabled()
+            assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    with deterministic_cpu(torch.device("meta")):  # only the CPU is switched
+        assert not torch.are_deterministic_algorithms_enabled()
+
+
 def test_faithful_and_distortion_configs_train(tiny_log, tmp_path):
     faithful = TrainConfig(
         multitron_faithful=True,
@@ -396,6 +431,23 @@ def test_train_command_writes_summary(tiny_log, tmp_path):
         assert {"cart_recall@20", "order_recall@20", "order_density@20"} <= set(row)
     assert summary["events_per_s"] > 0 and summary["steps"] == 3
     assert summary["model"]["0,0,1"]["pi"] == [0.0, 0.0, 1.0]
+    # paired comparisons: clicks corner vs both baselines, then the 4 edge points vs the
+    # clicks corner for order recall and order density
+    pairs = [(c["a"], c["b"], c["metric"]) for c in summary["comparisons"]]
+    assert pairs[:2] == [
+        ("model 1,0,0", "covisitation", "click_recall@20"),
+        ("model 1,0,0", "popularity", "click_recall@20"),
+    ]
+    edge = ["model 0.75,0,0.25", "model 0.5,0,0.5", "model 0.25,0,0.75", "model 0,0,1"]
+    metrics = ("order_recall@20", "order_density@20")
+    assert pairs[2:] == [(a, "model 1,0,0", m) for m in metrics for a in edge]
+    rows = {f"model {key}": row for key, row in summary["model"].items()}
+    rows.update(summary["baselines"])
+    for c in summary["comparisons"]:
+        assert c["value_a"] == rows[c["a"]][c["metric"]]
+        assert c["value_b"] == rows[c["b"]][c["metric"]]
+        assert c["difference"] == pytest.approx(c["value_a"] - c["value_b"], abs=1e-15)
+        assert c["ci_low"] <= c["ci_high"] and 0.0 < c["p_value"] <= 1.0
     # [train] max_len that contradicts [data] max_len is refused
     (tmp_path / "bad.toml").write_text("[data]\nmax_len = 8\n\n[train]\nmax_len = 9\n")
     bad = CliRunner().invoke(app, ["train", "--profile", str(tmp_path / "bad.toml")])

@@ -107,6 +107,31 @@ def test_edge_frame_sorts_the_clicks_to_orders_points():
         training_plots.edge_frame(summary)
 
 
+def test_comparison_frame_gives_a_verdict_per_interval():
+    def row(low, high):
+        return {"a": "model 1,0", "b": "covisitation", "metric": "click_recall@20",
+                "value_a": 0.5, "value_b": 0.4, "difference": (low + high) / 2,
+                "ci_low": low, "ci_high": high, "p_value": 0.01, "n_sessions": 10}  # fmt: skip
+
+    rows = [row(0.01, 0.2), row(-0.3, -0.1), row(-0.1, 0.1)]
+    rows[1]["b"] = "popularity"
+    summary = {**_summary(), "comparisons": rows}
+    frame = training_plots.comparison_frame(summary)
+    assert frame["verdict"].tolist() == ["higher", "lower", "not distinguishable"]
+    assert "n_sessions" not in frame and frame.columns[-1] == "verdict"
+    with pytest.raises(ValueError, match="orders_recall"):
+        training_plots.comparison_highlights(frame)
+    edge = [{**row(0.0, 0.1), "a": f"model {w}", "b": "model 1,0", "metric": m}
+            for m in ("order_recall@20", "order_density@20") for w in ("0.5,0.5", "0,1")]  # fmt: skip
+    summary["comparisons"] += edge
+    picked = training_plots.comparison_highlights(training_plots.comparison_frame(summary))
+    assert list(picked) == ["vs_covis", "vs_pop", "orders_recall", "orders_density"]
+    assert picked["orders_recall"]["a"] == "model 0,1"  # the last edge point: the corner
+    assert picked["orders_density"]["metric"] == "order_density@20"
+    with pytest.raises(ValueError, match="no paired comparisons"):
+        training_plots.comparison_frame(_summary())
+
+
 def test_history_figure_needs_each_objective():
     history = [{"step": i, "loss_clicks": 5.0 - i / 10, "loss_orders": 0.7} for i in range(30)]
     assert isinstance(training_plots.history_figure(history, ["clicks", "orders"]), Figure)

@@ -95,7 +95,7 @@ def test_smoke_profile_passes_calibration():
     doc = calibrate(World.build(cfg), relax=1.25)
     failed = [r for r in doc["checks"] if r["ok"] is False]
     assert doc["all_ok"], failed
-    assert 3_000 <= doc["train"]["sessions"] <= 6_000
+    assert 6_000 <= doc["train"]["sessions"] <= 12_000
 
 
 def _profile(tmp_path):

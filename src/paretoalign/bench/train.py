@@ -69,7 +69,13 @@ def _time_case(
     from paretoalign.model import TrainConfig
     from paretoalign.model.losses import binary_cross_entropy_loss, sampled_softmax_loss
     from paretoalign.model.sampling import sample_negatives
-    from paretoalign.model.training import BatchSource, _to_device, build_model, compute_loss
+    from paretoalign.model.training import (
+        BatchSource,
+        _to_device,
+        build_model,
+        compute_loss,
+        deterministic_cpu,
+    )
 
     n_items = log.n_items
     device = torch.device("cpu")
@@ -149,7 +155,8 @@ def _time_case(
         model.zero_grad(set_to_none=True)
 
     case = _case_name(d, n_uniform, batch, length)
-    full_runs = time_runs(full_step, repeats=repeats, warmup=1)
+    with deterministic_cpu(device):  # as `train` runs it (the limit keeps torch's default)
+        full_runs = time_runs(full_step, repeats=repeats, warmup=1)
     data_share = sum(data_seconds[1:]) / sum(full_runs)  # [0] is the warm-up call
     limit_runs = time_runs(limit_step, repeats=repeats, warmup=1)
     reference_runs = time_runs(multitron_step, repeats=max(3, repeats - 2), warmup=1)

@@ -25,6 +25,7 @@ from paretoalign.metrics.reference import BATCH_EPS
 __all__ = [
     "METRIC_NAMES",
     "STANDARD_METRICS",
+    "SUM_COLUMNS",
     "MetricAccumulator",
     "UndefinedMetricWarning",
     "evaluate",
@@ -487,6 +488,26 @@ class MetricAccumulator:
             )
         return out
 
+    def batch_sums(self) -> pd.DataFrame:
+        """The sufficient statistics of every counted batch (batch mode only).
+
+        One row per batch, in the order added, with columns :data:`SUM_COLUMNS`: masked
+        positions ``n_pos``, hits ``hits`` (target in the top ``k``), ``recip_rank`` and
+        ``dcg`` (sums of ``1/(rank+1)`` and ``1/log2(rank+2)`` over the hits), cart- and
+        order-labelled positions ``cart_n`` / ``order_n`` and their hits ``cart_hits`` /
+        ``order_hits`` (float64; the counts are exact integers). Every ratio metric is a
+        ratio of two column sums (:func:`paretoalign.metrics.metrics_from_sums`), which is
+        what makes a paired bootstrap over batches (:func:`paired_bootstrap`) possible.
+        """
+        if not self.batch_mode:
+            raise ValueError("batch_sums() needs an accumulator created with batch_mode=True")
+        standard = (
+            np.concatenate(self._standard_batches)
+            if self._standard_batches
+            else np.zeros((0, K.N_STANDARD))
+        )
+        return pd.DataFrame(standard[:, list(_SUM_INDEX.values())], columns=list(SUM_COLUMNS))
+
     def result(self) -> pd.DataFrame:
         """Tidy table: columns ``metric`` (e.g. ``"mrr@20"``) and ``value`` (float64)."""
         values = self.values()
@@ -496,6 +517,21 @@ class MetricAccumulator:
                 "value": np.array(list(values.values()), dtype=np.float64),
             }
         )
+
+
+#: Column of :meth:`MetricAccumulator.batch_sums` -> index in the kernels' statistic layout.
+_SUM_INDEX = {
+    "n_pos": K.N_POS,
+    "hits": K.HITS,
+    "recip_rank": K.RECIP_RANK,
+    "dcg": K.DCG,
+    "cart_n": K.CART_N,
+    "cart_hits": K.CART_HITS,
+    "order_n": K.ORDER_N,
+    "order_hits": K.ORDER_HITS,
+}
+#: Columns of :meth:`MetricAccumulator.batch_sums` (and of ``per_session`` evaluations).
+SUM_COLUMNS = tuple(_SUM_INDEX)
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

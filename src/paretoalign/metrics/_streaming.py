@@ -108,6 +108,7 @@ def _stream(
     desc: str,
     label_fn: Callable[..., Any] | None,
     threads: int | None,
+    per_session: bool = False,
 ) -> pd.DataFrame:
     if label_fn is None:
         from paretoalign.data.labels import label_sequences as label_fn
@@ -125,7 +126,16 @@ def _stream(
                 batches=batches,
             )
             bar.update(s1 - s0)
-    return accumulator.result()
+    return accumulator.batch_sums() if per_session else accumulator.result()
+
+
+def _session_mode(per_session: bool, batch_sessions: int | None) -> int | None:
+    """``batch_sessions`` for the evaluation: one session per batch when ``per_session``."""
+    if not per_session:
+        return batch_sessions
+    if batch_sessions is not None:
+        raise ValueError("per_session=True and batch_sessions exclude each other")
+    return 1
 
 
 # ================================================================ the entry points
@@ -146,6 +156,7 @@ def evaluate_model(
     threads: int | None = None,
     topk_fn: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
     label_fn: Callable[..., Any] | None = None,
+    per_session: bool = False,
 ) -> pd.DataFrame:
     r"""Offline metrics of a preference-conditioned model at preference ``pi`` on a log.
 
@@ -187,17 +198,26 @@ def evaluate_model(
     topk_fn, label_fn : callable, optional
         Replacements for :func:`paretoalign.ranking.topk` and
         :func:`paretoalign.data.labels.label_sequences` (same signatures).
+    per_session : bool
+        Return the sufficient statistics of every session instead of the metrics: one
+        row per session of ``log`` (a session without positions gives a row of zeros),
+        columns :data:`paretoalign.metrics.SUM_COLUMNS`. Feed them to
+        :func:`paretoalign.metrics.metrics_from_sums` (the same global metrics) or
+        :func:`paretoalign.metrics.paired_bootstrap` (compare two rankers on the same
+        sessions). Excludes ``batch_sessions``.
 
     Returns
     -------
     pandas.DataFrame
-        ``metric`` / ``value``, as :func:`paretoalign.metrics.evaluate`.
+        ``metric`` / ``value``, as :func:`paretoalign.metrics.evaluate` (or the
+        per-session sums, see ``per_session``).
     """
     import torch
 
     k = _check_positive(k, "k")
     max_len = _check_positive(max_len, "max_len")
     block_sessions = _check_positive(block_sessions, "block_sessions")
+    batch_sessions = _session_mode(bool(per_session), batch_sessions)
     if batch_sessions is not None:
         batch_sessions = _check_positive(batch_sessions, "batch_sessions")
     if not isinstance(log, SessionLog):
@@ -246,6 +266,7 @@ def evaluate_model(
                 desc="evaluate model",
                 label_fn=label_fn,
                 threads=threads,
+                per_session=bool(per_session),
             )
     finally:
         if was_training and hasattr(model, "train"):
@@ -268,6 +289,7 @@ def evaluate_recommender(
     batch_sessions: int | None = None,
     threads: int | None = None,
     label_fn: Callable[..., Any] | None = None,
+    per_session: bool = False,
 ) -> pd.DataFrame:
     """Offline metrics of any recommender with ``recommend(history, k)`` on a log.
 
@@ -285,12 +307,13 @@ def evaluate_recommender(
     n_items : int, optional
         Catalogue size for validation and coverage (default ``log.n_items``).
 
-    Other parameters are those of :func:`evaluate_model`.
+    Other parameters (``per_session`` included) are those of :func:`evaluate_model`.
     """
     k = _check_positive(k, "k")
     max_len = _check_positive(max_len, "max_len")
     block_sessions = _check_positive(block_sessions, "block_sessions")
     batch_positions = _check_positive(batch_positions, "batch_positions")
+    batch_sessions = _session_mode(bool(per_session), batch_sessions)
     if batch_sessions is not None:
         batch_sessions = _check_positive(batch_sessions, "batch_sessions")
     if not isinstance(log, SessionLog):
@@ -330,4 +353,5 @@ def evaluate_recommender(
         desc="evaluate recommender",
         label_fn=label_fn,
         threads=threads,
+        per_session=bool(per_session),
     )

@@ -34,7 +34,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -374,6 +374,31 @@ def _distributed() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+@contextlib.contextmanager
+def deterministic_cpu(device: torch.device) -> Iterator[None]:
+    """Run torch's deterministic algorithms inside the block when ``device`` is the CPU.
+
+    On CPU, the backward pass of advanced indexing (``table[ids]``: an
+    ``index_put_(accumulate=True)``) sums the rows of repeated ids in an order that
+    depends on thread scheduling once a tensor is large enough to be split across
+    threads, so two runs with the same seed would end with different bits (measured on
+    the smoke profile at 2 threads). ``torch.use_deterministic_algorithms(True)`` selects
+    the sorted, deterministic kernel instead (no measurable cost on the smoke run). The
+    previous setting is restored on exit. On CUDA the setting is left alone (it would
+    need ``CUBLAS_WORKSPACE_CONFIG`` and slower kernels; GPU runs are not bitwise).
+    """
+    if device.type != "cpu":
+        yield
+        return
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
 def train(
     cfg: TrainConfig,
     log: SessionLog,
@@ -387,6 +412,10 @@ def train(
     extra_metadata: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train a :class:`PreferenceRecommender` on ``log`` and save it to ``out_dir``.
+
+    On CPU the run is bitwise reproducible: the same config, seed, data and thread count
+    give the same parameters (:func:`deterministic_cpu`), and a resumed run ends equal
+    to an uninterrupted one.
 
     Parameters
     ----------
@@ -410,8 +439,34 @@ def train(
     extra_metadata : dict, optional
         Added to ``model.json``.
     """
-    out_dir = Path(out_dir)
     device = torch.device(device)
+    with deterministic_cpu(device):
+        return _train(
+            cfg,
+            log,
+            Path(out_dir),
+            n_items=n_items,
+            device=device,
+            resume=resume,
+            stop_after=stop_after,
+            progress=progress,
+            extra_metadata=extra_metadata,
+        )
+
+
+def _train(
+    cfg: TrainConfig,
+    log: SessionLog,
+    out_dir: Path,
+    *,
+    n_items: int | None,
+    device: torch.device,
+    resume: bool,
+    stop_after: int | None,
+    progress: bool,
+    extra_metadata: dict[str, Any] | None,
+) -> TrainResult:
+    """The body of :func:`train` (arguments already normalised)."""
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda requested but CUDA is not available")
     rank, world = _distributed()

@@ -72,6 +72,53 @@ def edge_frame(summary: Mapping[str, Any], target: str = "orders") -> pd.DataFra
     return pd.DataFrame(rows).sort_values("weight", kind="stable").reset_index(drop=True)
 
 
+def comparison_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """The paired comparisons of ``summary.json`` as a table, one row per comparison.
+
+    Columns ``a``, ``b``, ``metric``, ``value_a``, ``value_b``, ``difference`` (a - b),
+    ``ci_low``, ``ci_high`` (95 % paired session-bootstrap interval), ``p_value`` and
+    ``verdict``: ``"higher"`` / ``"lower"`` where the interval excludes 0, else
+    ``"not distinguishable"``. Raises ``ValueError`` when the summary has none (written
+    before paired comparisons existed: rerun ``paretoalign train``).
+    """
+    rows = list(summary.get("comparisons") or [])
+    if not rows:
+        raise ValueError("summary has no paired comparisons (rerun `paretoalign train`)")
+    columns = ["a", "b", "metric", "value_a", "value_b", "difference", "ci_low", "ci_high"]
+    frame = pd.DataFrame(rows)[[*columns, "p_value"]]
+    frame["verdict"] = np.where(
+        frame["ci_low"] > 0,
+        "higher",
+        np.where(frame["ci_high"] < 0, "lower", "not distinguishable"),
+    )
+    return frame
+
+
+def comparison_highlights(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """The four comparisons the training chapter quotes, from :func:`comparison_frame`.
+
+    ``vs_covis`` / ``vs_pop``: click recall@20 of the model at the clicks corner against
+    co-visitation / popularity; ``orders_recall`` / ``orders_density``: order recall@20 /
+    order density@20 of the last point of the clicks -> orders edge (the orders corner;
+    ``paretoalign train`` writes the edge in increasing weight) against the clicks corner.
+    Raises ``ValueError`` naming a comparison the frame lacks.
+    """
+    wanted = {
+        "vs_covis": (frame["b"] == "covisitation") & (frame["metric"] == "click_recall@20"),
+        "vs_pop": (frame["b"] == "popularity") & (frame["metric"] == "click_recall@20"),
+        "orders_recall": frame["b"].str.startswith("model")
+        & (frame["metric"] == "order_recall@20"),
+        "orders_density": frame["b"].str.startswith("model")
+        & (frame["metric"] == "order_density@20"),
+    }
+    out = {}
+    for name, rows in wanted.items():
+        if not rows.any():
+            raise ValueError(f"the comparisons lack {name!r}")
+        out[name] = frame[rows].iloc[-1]
+    return out
+
+
 def summary_figure(frame: pd.DataFrame) -> Figure:
     """Grouped bars: each summary metric (panel) for the model's simplex points and the baselines."""
     import seaborn as sns

@@ -225,7 +225,7 @@ class ShopConfig(BaseModel):
     """Length of the test period in days (default 7, as OTTO). Range: 1–14."""
     sessions_per_day: float = Field(7_000.0, gt=0.0, le=1e8)
     """New sessions (= shoppers) starting per day (default 7,000: ~200k train sessions).
-    Range: 100 (smoke) – 30,000."""
+    Range: 300 (smoke) – 30,000."""
     impression_log_share: float = Field(0.1, ge=0.0, le=1.0)
     """Share of sessions whose slate impressions go to ``impressions.parquet`` (default
     0.1: a full log would be slate_size rows per page view). Range: 0–1."""
