@@ -204,13 +204,13 @@ def summary_comparisons(
     first = objectives.index("clicks")
     last = objectives.index("orders") if "orders" in objectives else len(objectives) - 1
     corner = next(key for key, pi in points.items() if pi[first] == 1.0)
+    label = {key: f"model {key}" for key in points}
     out = []
 
     def compare(a: str, b: str, metric: str) -> None:
         result = paired_bootstrap(
             sums[a], sums[b], metric, seed=rng, n_resamples=COMPARISON_RESAMPLES
         )
-        label = {key: f"model {key}" for key in points}
         out.append({"a": label.get(a, a), "b": label.get(b, b), **result})
 
     for baseline in ("covisitation", "popularity"):

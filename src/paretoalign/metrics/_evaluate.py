@@ -497,7 +497,8 @@ class MetricAccumulator:
         order-labelled positions ``cart_n`` / ``order_n`` and their hits ``cart_hits`` /
         ``order_hits`` (float64; the counts are exact integers). Every ratio metric is a
         ratio of two column sums (:func:`paretoalign.metrics.metrics_from_sums`), which is
-        what makes a paired bootstrap over batches (:func:`paired_bootstrap`) possible.
+        what makes a paired bootstrap over batches possible
+        (:func:`paretoalign.metrics.paired_bootstrap`).
         """
         if not self.batch_mode:
             raise ValueError("batch_sums() needs an accumulator created with batch_mode=True")
