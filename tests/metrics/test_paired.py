@@ -136,3 +136,14 @@ def test_paired_bootstrap_rejects_bad_input():
         paired_bootstrap(bad, a, "click_recall", seed=0)
     with pytest.raises(TypeError, match="DataFrame"):
         paired_bootstrap(a.to_numpy(), a, "click_recall", seed=0)
+
+
+def test_paired_bootstrap_chunking_does_not_change_the_result(monkeypatch):
+    """Large session counts draw fewer resamples per chunk; the draws are the same."""
+    import paretoalign.metrics._paired as paired
+
+    a = sums_frame([(4, 3, 1, 1), (6, 4, 2, 1), (5, 2, 0, 0), (3, 1, 1, 0)] * 25)
+    b = sums_frame([(4, 2, 1, 0), (6, 3, 2, 1), (5, 2, 0, 0), (3, 2, 1, 1)] * 25)
+    whole = paired_bootstrap(a, b, "click_recall", seed=5, n_resamples=300)
+    monkeypatch.setattr(paired, "_CHUNK_WEIGHTS", 700)  # 7 resamples per chunk
+    assert paired_bootstrap(a, b, "click_recall", seed=5, n_resamples=300) == whole
