@@ -87,8 +87,7 @@ def test_batch_loss_sums_equal_the_training_step(tiny_profile):
     from paretoalign.data import load_dataset
     from paretoalign.data.labels import label_sequences
     from paretoalign.model import TrainConfig, load_model, model_metadata
-    from paretoalign.model.sampling import sample_negatives
-    from paretoalign.model.training import compute_loss
+    from paretoalign.model.training import batch_negatives, compute_loss
 
     model = load_model(tiny_profile.results / "train")
     cfg = TrainConfig.model_validate(model_metadata(tiny_profile.results / "train")["train_config"])
@@ -105,16 +104,7 @@ def test_batch_loss_sums_equal_the_training_step(tiny_profile):
     }
     for weights in ([0.3, 0.7], [0.9, 0.1]):
         pi = torch.tensor(weights)
-        gen = torch.Generator().manual_seed(1)
-        neg = sample_negatives(
-            inputs,
-            model.n_items,
-            cfg.num_uniform_negatives,
-            cfg.num_batch_negatives,
-            generator=gen,
-            reject_in_batch_items=cfg.reject_in_batch_items,
-            logq_correction=cfg.logq_correction,
-        )
+        neg = batch_negatives(cfg, inputs, model.n_items, torch.Generator().manual_seed(1))
         with torch.inference_mode():
             ours, count = batch_loss_sums(model, batch, pi, neg, cfg)
             # the training step's total loss: sum_k pi_k L_k + lambda L_reg, L = sum / count
@@ -123,6 +113,21 @@ def test_batch_loss_sums_equal_the_training_step(tiny_profile):
         total = (weights[0] * ours[0] + weights[1] * ours[1]) / count
         total += cfg.regularization_penalty * ours[2] / count
         assert float(loss) == pytest.approx(total, rel=1e-5)
+
+
+def test_losses_use_the_negatives_the_model_was_trained_with(tiny_profile):
+    """Sampled negatives depend on the seed; catalogue negatives (every item) do not."""
+    from paretoalign.data import load_dataset
+    from paretoalign.model import TrainConfig, load_model, model_metadata
+
+    model = load_model(tiny_profile.results / "train")
+    cfg = TrainConfig.model_validate(model_metadata(tiny_profile.results / "train")["train_config"])
+    test = load_dataset(tiny_profile.results / "data").test[:60]
+    sampled = [evaluate_losses(model, test, [0.5, 0.5], cfg, seed=s) for s in (3, 4)]
+    assert sampled[0]["loss_clicks"] != sampled[1]["loss_clicks"]
+    catalogue = cfg.model_copy(update={"negatives": "catalogue"})
+    full = [evaluate_losses(model, test, [0.5, 0.5], catalogue, seed=s) for s in (3, 4)]
+    assert full[0] == full[1] and full[0]["loss_clicks"] != sampled[0]["loss_clicks"]
 
 
 def test_losses_are_deterministic_and_move_with_pi(tiny_profile):

@@ -120,7 +120,7 @@ def evaluate_losses(
     import torch
 
     from paretoalign.data.labels import label_sequences
-    from paretoalign.model.sampling import sample_negatives
+    from paretoalign.model.training import batch_negatives
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -129,7 +129,6 @@ def evaluate_losses(
     pi_t = torch.as_tensor(np.asarray(pi, dtype=np.float32))
     if pi_t.shape != (len(objectives),):
         raise ValueError(f"pi must have {len(objectives)} entries, got {tuple(pi_t.shape)}")
-    needs_negatives = any(o in ("clicks", "distortion") for o in objectives)
     generator = torch.Generator()
     sums = np.zeros(len(objectives) + 1)
     total = 0
@@ -150,18 +149,8 @@ def evaluate_losses(
                     "order_label": torch.from_numpy(seq.order_label),
                     "session": torch.arange(len(seq.inputs)),
                 }
-                negatives = None
-                if needs_negatives:
-                    generator.manual_seed(_batch_seed(seed, b))
-                    negatives = sample_negatives(
-                        inputs,
-                        int(model.n_items),
-                        train_cfg.num_uniform_negatives,
-                        train_cfg.num_batch_negatives,
-                        generator=generator,
-                        reject_in_batch_items=train_cfg.reject_in_batch_items,
-                        logq_correction=train_cfg.logq_correction,
-                    )
+                generator.manual_seed(_batch_seed(seed, b))
+                negatives = batch_negatives(train_cfg, inputs, int(model.n_items), generator)
                 batch_sums, count = batch_loss_sums(model, batch, pi_t, negatives, train_cfg)
                 sums += batch_sums
                 total += count

@@ -242,6 +242,36 @@ def position_losses(
     )
 
 
+def batch_negatives(
+    cfg: TrainConfig, inputs: torch.Tensor, n_items: int, generator: torch.Generator
+) -> BatchNegatives:
+    """The negatives of one batch as ``cfg`` trains with them, ``inputs`` ``[B, L]``.
+
+    ``cfg.negatives == "catalogue"``: every item ``1..N`` as a shared negative of every
+    position (no in-batch draws; the target is removed by :func:`position_losses`).
+    Otherwise :func:`paretoalign.model.sampling.sample_negatives` with the config's counts,
+    rejection and logQ settings, drawn from ``generator`` (seed it first). Used by the
+    training step and by the front's loss coordinates, so both see the same negatives.
+    """
+    if cfg.negatives == "catalogue":
+        rows = inputs.shape[0]
+        return BatchNegatives(
+            torch.arange(1, n_items + 1, device=inputs.device),
+            0.0,
+            torch.zeros(rows, 0, dtype=torch.long, device=inputs.device),
+            torch.zeros(rows, 0, device=inputs.device),
+        )
+    return sample_negatives(
+        inputs,
+        n_items,
+        cfg.num_uniform_negatives,
+        cfg.num_batch_negatives,
+        generator=generator,
+        reject_in_batch_items=cfg.reject_in_batch_items,
+        logq_correction=cfg.logq_correction,
+    )
+
+
 def regulariser_sum(losses: torch.Tensor, pi: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
     """``sum_m l^reg_m`` of ``cfg.regularizer`` over per-position losses ``[M, K]`` at ``π``."""
     pi_f = pi.to(losses.dtype)
@@ -511,14 +541,6 @@ def _train(
         )
     encoder = ddp if ddp is not None else None
     local = cfg.batch_size // world
-    needs_negatives = any(name in ("clicks", "distortion") for name in cfg.objectives)
-    # Every item as a negative of every position (the target itself is always removed).
-    catalogue = BatchNegatives(
-        torch.arange(1, n_items + 1, device=device),
-        0.0,
-        torch.zeros(cfg.batch_size, 0, dtype=torch.long, device=device),
-        torch.zeros(cfg.batch_size, 0, device=device),
-    )
 
     end = total if stop_after is None else min(total, max(stop_after, start))
     bar = None
@@ -541,20 +563,9 @@ def _train(
             n_global = int(seq.mask.sum())
             t1 = time.perf_counter()
             pi = torch.as_tensor(draw_pi(cfg, step), dtype=torch.float32, device=device)
-            negatives = None
-            if needs_negatives and cfg.negatives == "catalogue":
-                negatives = catalogue
-            elif needs_negatives:
-                generator.manual_seed(_seed(cfg.seed, _NEG_STREAM, step))
-                negatives = sample_negatives(
-                    global_inputs,
-                    n_items,
-                    cfg.num_uniform_negatives,
-                    cfg.num_batch_negatives,
-                    generator=generator,
-                    reject_in_batch_items=cfg.reject_in_batch_items,
-                    logq_correction=cfg.logq_correction,
-                )
+            # clicks is always an objective (TrainConfig), so every step needs negatives
+            generator.manual_seed(_seed(cfg.seed, _NEG_STREAM, step))
+            negatives = batch_negatives(cfg, global_inputs, n_items, generator)
             torch.manual_seed(_seed(cfg.seed, _DROPOUT_STREAM, step, rank))
             lr = cfg.lr_at(step, total)
             for group in optimizer.param_groups:
