@@ -53,7 +53,7 @@ from paretoalign.model.io import (
     save_model,
 )
 from paretoalign.model.losses import cosine_penalty, epo_regulariser, objective_losses
-from paretoalign.model.recommender import PreferenceRecommender, first_real_column
+from paretoalign.model.recommender import ModelSpec, PreferenceRecommender, first_real_column
 from paretoalign.model.sampling import BatchNegatives, hard_negative_logits, sample_negatives
 
 __all__ = [
@@ -334,26 +334,17 @@ def compute_loss(
 
 
 def build_model(cfg: TrainConfig, n_items: int) -> PreferenceRecommender:
-    """The model of ``cfg`` for ``n_items`` items, initialised from ``cfg.seed``."""
+    """The model of ``cfg`` for ``n_items`` items, initialised from ``cfg.seed``.
+
+    Every field of :class:`~paretoalign.model.recommender.ModelSpec` is taken from the
+    ``TrainConfig`` field of the same name (``max_len`` resolved), so an architecture
+    setting is declared in the config and the spec only.
+    """
+    fields = {name: getattr(cfg, name) for name in ModelSpec.model_fields if hasattr(cfg, name)}
+    spec = ModelSpec(**{**fields, "n_items": n_items, "max_len": resolved_max_len(cfg)})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_seed(cfg.seed, _INIT_STREAM))
-        return PreferenceRecommender(
-            n_items,
-            cfg.objectives,
-            backbone=cfg.backbone,
-            hidden_size=cfg.hidden_size,
-            num_layers=cfg.num_layers,
-            num_heads=cfg.num_heads,
-            dropout=cfg.dropout,
-            max_len=resolved_max_len(cfg),
-            share_embeddings=cfg.share_embeddings,
-            ffn_size=cfg.ffn_size,
-            normalize_items=cfg.normalize_items,
-            identity_init=cfg.identity_init,
-            item_codes=cfg.item_codes,
-            copy_recent=cfg.copy_recent,
-            pi_item_bias=cfg.pi_item_bias,
-        )
+        return PreferenceRecommender.from_spec(spec)
 
 
 # ---------------------------------------------------------------------------- loop
