@@ -62,7 +62,7 @@ SEC := $(R)/config
 REPRO := $(PY) -m paretoalign.repro
 CLI ?= $(PY) -m paretoalign
 STEP = $(REPRO) run --log $(R)/timings.json --step
-code = $(wildcard $(foreach d,$(1),src/paretoalign/$(d)/*.py)) src/paretoalign/config.py
+code = $(wildcard $(foreach d,$(1),src/paretoalign/$(d)/*.py)) src/paretoalign/config.py src/paretoalign/io.py
 # the command-line module of a step (what it writes, e.g. train's summary.json, lives there)
 cli = src/paretoalign/cli/$(1).py
 
@@ -75,6 +75,7 @@ KPIS := $(R)/kpis.parquet
 EXPERIMENT := $(R)/experiment.json
 ALIGN := $(R)/alignment.parquet
 ALIGN_SUMMARY := $(R)/alignment_summary.json
+HEADLINE := $(R)/figures/headline.png
 VALID := $(R)/validation.json
 BENCH_TASKS ?= data world topk metrics train serve
 # `make reproduce` times the benchmarks at small sizes (BENCH_SIZE=quick, a few minutes)
@@ -93,7 +94,7 @@ BENCH := $(foreach t,$(BENCH_TASKS),$(BENCH_DIR)/$(t).json)
 # Steps that write several files have every one of them as a target (grouped `&:` rules),
 # so a step interrupted after its first file is rerun.
 RESULTS := $(DATA) $(CALIB) $(TRAIN) $(FRONT) $(GROUPS) $(KPIS) $(EXPERIMENT) $(ALIGN) \
-	$(ALIGN_SUMMARY) $(VALID) $(BENCH)
+	$(ALIGN_SUMMARY) $(HEADLINE) $(VALID) $(BENCH)
 # A profile on a real data set (`[data] source = "folder"`, e.g. otto) runs the offline
 # half only: a log cannot answer slates it never showed, so there is no experiment, no
 # alignment and no book (whose chapters 4-6 need the shop). Its data folder is written
@@ -141,13 +142,13 @@ $(TRAIN): $(DATA) $(SEC)/train.json $(call code,data model ranking metrics) $(ca
 $(FRONT) $(GROUPS) &: $(TRAIN) $(SEC)/front.json $(call code,front ranking metrics) $(call cli,front) $(EXT_SOURCES) | $(EXT_STAMP)
 	$(STEP) front -- $(CLI) front --profile $(PROFILE)
 
-$(KPIS) $(EXPERIMENT) &: $(FRONT) $(GROUPS) $(SEC)/experiment.json $(SEC)/shop.json $(call code,world online front) $(call cli,experiment) | $(EXT_STAMP)
+$(KPIS) $(EXPERIMENT) &: $(FRONT) $(GROUPS) $(SEC)/experiment.json $(SEC)/shop.json $(call code,world online front metrics model) $(call cli,experiment) | $(EXT_STAMP)
 	$(STEP) experiment -- $(CLI) experiment --profile $(PROFILE)
 
-$(ALIGN) $(ALIGN_SUMMARY) &: $(KPIS) $(EXPERIMENT) $(SEC)/align.json $(call code,align) $(call cli,align) | $(EXT_STAMP)
+$(ALIGN) $(ALIGN_SUMMARY) $(HEADLINE) &: $(KPIS) $(EXPERIMENT) $(SEC)/align.json $(call code,align front plots) $(call cli,align) | $(EXT_STAMP)
 	$(STEP) align -- $(CLI) align --profile $(PROFILE)
 
-$(VALID): $(ALIGN) $(ALIGN_SUMMARY) $(SEC)/validate.json $(SEC)/shop.json $(call code,world online align) $(call cli,validate) | $(EXT_STAMP)
+$(VALID): $(ALIGN) $(ALIGN_SUMMARY) $(SEC)/validate.json $(SEC)/shop.json $(call code,world online align validate) $(call cli,validate) | $(EXT_STAMP)
 	$(STEP) validate -- $(CLI) validate --profile $(PROFILE)
 
 $(BENCH_DIR)/%.json: $(call code,bench) $(call cli,bench) $(EXT_SOURCES) | $(EXT_STAMP)
@@ -208,6 +209,13 @@ results: $(RESULTS) ## Run the steps of PROFILE only (no notebooks, no book)
 
 .PHONY: notebooks
 notebooks: $(RESULTS) $(EXECUTED) ## Run the steps of PROFILE and execute its notebooks (no book build)
+
+# The README's computed parts (its timing table and docs/headline.png) come from a real run
+# of the default profile: `make reproduce && make docs` rewrites them (repro/docs.py).
+.PHONY: docs
+docs: setup ## Rewrite the README's timing table and docs/headline.png from results/PROFILE
+	@test -f $(R)/timings.json -a -f $(HEADLINE) || { echo "error: no finished run in $(R)/ (run 'make reproduce PROFILE=$(PROFILE)' first)"; exit 1; }
+	$(REPRO) docs --results $(R) --profile $(PROFILE) --commit "$$(git describe --always --dirty 2>/dev/null || echo unknown)"
 
 .PHONY: book
 book: setup ## Rebuild only the book from PROFILE's existing results (no pipeline step runs)

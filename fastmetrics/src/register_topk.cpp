@@ -198,19 +198,66 @@ void kernel_scalar(const float* items, int64_t n_tiles, int64_t D, int32_t base,
   }
 }
 
-template <int V, int NI, class Sink>
-__attribute__((target("avx2,fma"))) void kernel_avx2(const float* items, int64_t n_tiles,
-                                                     int64_t D, int32_t base, const float* panel,
-                                                     float* thr, Sink* sinks,
-                                                     const ExcludeLists& ex, int64_t q_first) {
-  constexpr int W = 8 * V;
+// SIMD traits: the vector operations of the micro-kernel for one instruction set. Each
+// member carries that instruction set's target attribute, and so do the entry points
+// kernel_avx2 / kernel_avx512. kernel_simd has no target of its own and is always inlined
+// into its entry point, where the (one-instruction) members are inlined in turn: all of it
+// is compiled for the entry point's instruction set only (no AVX-512 in the AVX2 path).
+// The members cannot be always_inline: GCC would first try to inline them into the
+// target-less kernel_simd template itself, and refuse (target specific option mismatch).
+#define FASTMETRICS_AVX2 __attribute__((target("avx2,fma")))
+#define FASTMETRICS_AVX512 __attribute__((target("avx512f")))
+
+struct Avx2 {
+  using Vec = __m256;
+  static constexpr int kWidth = 8;  // floats per vector
+  FASTMETRICS_AVX2 static Vec zero() { return _mm256_setzero_ps(); }
+  FASTMETRICS_AVX2 static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  FASTMETRICS_AVX2 static Vec broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  FASTMETRICS_AVX2 static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  FASTMETRICS_AVX2 static Vec max(Vec a, Vec b) { return _mm256_max_ps(a, b); }
+  // Lane l's bit set iff a[l] > p[l] (ordered: false if either is NaN).
+  FASTMETRICS_AVX2 static uint32_t greater(Vec a, const float* p) {
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(a, load(p), _CMP_GT_OQ)));
+  }
+  FASTMETRICS_AVX2 static void store_aligned(float* p, Vec a) { _mm256_store_ps(p, a); }
+};
+
+struct Avx512 {
+  using Vec = __m512;
+  static constexpr int kWidth = 16;
+  FASTMETRICS_AVX512 static Vec zero() { return _mm512_setzero_ps(); }
+  FASTMETRICS_AVX512 static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  FASTMETRICS_AVX512 static Vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  FASTMETRICS_AVX512 static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  FASTMETRICS_AVX512 static Vec max(Vec a, Vec b) { return _mm512_max_ps(a, b); }
+  FASTMETRICS_AVX512 static uint32_t greater(Vec a, const float* p) {
+    return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, load(p), _CMP_GT_OQ));
+  }
+  FASTMETRICS_AVX512 static void store_aligned(float* p, Vec a) { _mm512_store_ps(p, a); }
+};
+
+// The micro-kernel on V vectors of S::kWidth lanes (W = V * S::kWidth queries). Only ever
+// inlined into an entry point below (its vector values never cross a call, hence no ABI
+// concern: -Wpsabi is silenced here).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+template <class S, int V, int NI, class Sink>
+__attribute__((always_inline)) inline void kernel_simd(const float* items, int64_t n_tiles,
+                                                       int64_t D, int32_t base,
+                                                       const float* panel, float* thr,
+                                                       Sink* sinks, const ExcludeLists& ex,
+                                                       int64_t q_first) {
+  using Vec = typename S::Vec;
+  constexpr int L = S::kWidth;
+  constexpr int W = L * V;
   for (int64_t t = 0; t < n_tiles; ++t) {
     const float* x = items + t * NI * D;
-    __m256 acc[NI][V];
+    Vec acc[NI][V];
 #pragma GCC unroll 16
     for (int i = 0; i < NI; ++i) {
 #pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_ps();
+      for (int v = 0; v < V; ++v) acc[i][v] = S::zero();
     }
     // Rows of the next tile: one prefetch per row and cache line, ahead of their use.
     const float* next = t + 1 < n_tiles ? x + NI * D : x;
@@ -221,33 +268,33 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(const float* items, int64_t
           _mm_prefetch(reinterpret_cast<const char*>(next + i * D + d), _MM_HINT_T0);
         }
       }
-      __m256 qv[V];
+      Vec qv[V];
 #pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) qv[v] = _mm256_loadu_ps(panel + d * W + 8 * v);
+      for (int v = 0; v < V; ++v) qv[v] = S::load(panel + d * W + L * v);
 #pragma GCC unroll 16
       for (int i = 0; i < NI; ++i) {
-        const __m256 xv = _mm256_broadcast_ss(x + i * D + d);
+        const Vec xv = S::broadcast(x + i * D + d);
 #pragma GCC unroll 8
-        for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(xv, qv[v], acc[i][v]);
+        for (int v = 0; v < V; ++v) acc[i][v] = S::fmadd(xv, qv[v], acc[i][v]);
       }
     }
-    // Common case: no query's best score in the tile beats its threshold. Otherwise the
-    // tile goes to memory (the accumulators are dead afterwards: nothing is spilled).
+    // Common case: no query's best score in the tile beats its threshold (one max over the
+    // tile's items and one compare per vector). Otherwise the tile goes to memory (the
+    // accumulators are dead afterwards: nothing is spilled).
     uint64_t hit = 0;
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) {
-      __m256 m = acc[0][v];
+      Vec m = acc[0][v];
 #pragma GCC unroll 16
-      for (int i = 1; i < NI; ++i) m = _mm256_max_ps(m, acc[i][v]);
-      const __m256 over = _mm256_cmp_ps(m, _mm256_loadu_ps(thr + 8 * v), _CMP_GT_OQ);
-      hit |= static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_ps(over))) << (8 * v);
+      for (int i = 1; i < NI; ++i) m = S::max(m, acc[i][v]);
+      hit |= static_cast<uint64_t>(S::greater(m, thr + L * v)) << (L * v);
     }
     if (__builtin_expect(hit != 0, 0)) {
-      alignas(32) float tile[NI][W];
+      alignas(Vec) float tile[NI][W];
 #pragma GCC unroll 16
       for (int i = 0; i < NI; ++i) {
 #pragma GCC unroll 8
-        for (int v = 0; v < V; ++v) _mm256_store_ps(tile[i] + 8 * v, acc[i][v]);
+        for (int v = 0; v < V; ++v) S::store_aligned(tile[i] + L * v, acc[i][v]);
       }
       const int32_t tile_base = base + static_cast<int32_t>(t * NI);
       while (hit != 0) {
@@ -259,68 +306,20 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(const float* items, int64_t
     }
   }
 }
+#pragma GCC diagnostic pop
 
 template <int V, int NI, class Sink>
-__attribute__((target("avx512f"))) void kernel_avx512(const float* items, int64_t n_tiles,
-                                                      int64_t D, int32_t base,
-                                                      const float* panel, float* thr,
-                                                      Sink* sinks, const ExcludeLists& ex,
-                                                      int64_t q_first) {
-  constexpr int W = 16 * V;
-  for (int64_t t = 0; t < n_tiles; ++t) {
-    const float* x = items + t * NI * D;
-    __m512 acc[NI][V];
-#pragma GCC unroll 16
-    for (int i = 0; i < NI; ++i) {
-#pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
-    }
-    // Rows of the next tile: one prefetch per row and cache line, ahead of their use.
-    const float* next = t + 1 < n_tiles ? x + NI * D : x;
-    for (int64_t d = 0; d < D; ++d) {
-      if ((d & 15) == 0) {
-#pragma GCC unroll 16
-        for (int i = 0; i < NI; ++i) {
-          _mm_prefetch(reinterpret_cast<const char*>(next + i * D + d), _MM_HINT_T0);
-        }
-      }
-      __m512 qv[V];
-#pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) qv[v] = _mm512_loadu_ps(panel + d * W + 16 * v);
-#pragma GCC unroll 16
-      for (int i = 0; i < NI; ++i) {
-        const __m512 xv = _mm512_set1_ps(x[i * D + d]);
-#pragma GCC unroll 8
-        for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(xv, qv[v], acc[i][v]);
-      }
-    }
-    // As in kernel_avx2: one max over the tile's items and one compare per vector.
-    uint64_t hit = 0;
-#pragma GCC unroll 8
-    for (int v = 0; v < V; ++v) {
-      __m512 m = acc[0][v];
-#pragma GCC unroll 16
-      for (int i = 1; i < NI; ++i) m = _mm512_max_ps(m, acc[i][v]);
-      hit |= static_cast<uint64_t>(
-                 _mm512_cmp_ps_mask(m, _mm512_loadu_ps(thr + 16 * v), _CMP_GT_OQ))
-             << (16 * v);
-    }
-    if (__builtin_expect(hit != 0, 0)) {
-      alignas(64) float tile[NI][W];
-#pragma GCC unroll 16
-      for (int i = 0; i < NI; ++i) {
-#pragma GCC unroll 8
-        for (int v = 0; v < V; ++v) _mm512_store_ps(tile[i] + 16 * v, acc[i][v]);
-      }
-      const int32_t tile_base = base + static_cast<int32_t>(t * NI);
-      while (hit != 0) {
-        const int l = __builtin_ctzll(hit);
-        hit &= hit - 1;
-        thr[l] = take_candidates(&tile[0][l], W, NI, tile_base, thr[l], sinks[l], ex,
-                                 q_first + l);
-      }
-    }
-  }
+FASTMETRICS_AVX2 void kernel_avx2(const float* items, int64_t n_tiles, int64_t D, int32_t base,
+                                  const float* panel, float* thr, Sink* sinks,
+                                  const ExcludeLists& ex, int64_t q_first) {
+  kernel_simd<Avx2, V, NI>(items, n_tiles, D, base, panel, thr, sinks, ex, q_first);
+}
+
+template <int V, int NI, class Sink>
+FASTMETRICS_AVX512 void kernel_avx512(const float* items, int64_t n_tiles, int64_t D,
+                                      int32_t base, const float* panel, float* thr, Sink* sinks,
+                                      const ExcludeLists& ex, int64_t q_first) {
+  kernel_simd<Avx512, V, NI>(items, n_tiles, D, base, panel, thr, sinks, ex, q_first);
 }
 
 // ======================================================= SIMD paths & layout ====

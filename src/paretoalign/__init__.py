@@ -7,7 +7,7 @@ metrics move with which online KPIs.
 
 Layers (each imports only the layers before it)::
 
-    data, world  ->  model  ->  ranking + metrics  ->  front  ->  online  ->  align
+    data, world  ->  model  ->  ranking + metrics  ->  front  ->  online  ->  align  ->  validate
 """
 
 __version__ = "0.1.0"

@@ -18,7 +18,8 @@ from paretoalign.align.analysis import (
     discover,
     kpi_matrix,
 )
-from paretoalign.align.pipeline import load_groups, run_align
+from paretoalign.align.pipeline import run_align
+from paretoalign.front.files import load_groups
 
 
 def test_known_holm_and_bh_values():

@@ -37,7 +37,7 @@ def test_align_command_writes_tables_and_figures(rng, planted, tmp_path):
     assert "4 aligned" in res.output
     table = pd.read_parquet(results / "alignment.parquet")
     assert table["aligned"].sum() == 4
-    for name in ("alignment_heatmap", "alignment_scatter", "metric_correlation"):
+    for name in ("alignment_heatmap", "alignment_scatter", "metric_correlation", "headline"):
         assert (results / "figures" / f"{name}.png").stat().st_size > 5_000
 
 

@@ -12,13 +12,18 @@ MAX_LEN = 50
 
 @pytest.fixture(scope="module")
 def small_model():
-    from paretoalign.model import PreferenceRecommender
+    from paretoalign.model import ModelSpec, PreferenceRecommender
 
+    spec = ModelSpec(
+        n_items=N_ITEMS,
+        objectives=("clicks", "carts", "orders"),
+        hidden_size=16,
+        num_layers=2,
+        max_len=MAX_LEN,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(3)
-        model = PreferenceRecommender(
-            N_ITEMS, ("clicks", "carts", "orders"), hidden_size=16, num_layers=2, max_len=MAX_LEN
-        )
+        model = PreferenceRecommender(spec)
     return model.eval()
 
 

@@ -30,7 +30,7 @@ def test_beta_grid_end_points_are_exact():
 
 @pytest.mark.parametrize("n", [1, 2, 7, 25, 50])
 def test_beta_half_half_is_the_cos_squared_identity(n):
-    # method brief §2.9: for beta = [1/2, 1/2], pi_o^(i) = cos^2(pi i / 2n)
+    # book: method page, method-front-metrics: for beta = [1/2, 1/2], pi_o^(i) = cos^2(pi i / 2n)
     grid = beta_quantile_grid(n, (0.5, 0.5))
     i = np.arange(n + 1)
     np.testing.assert_allclose(grid[:, 1], np.cos(np.pi * i / (2 * n)) ** 2, atol=1e-12)

@@ -201,14 +201,14 @@ def test_last_position_fast_path_equals_the_model(small_model, histories):
 
 def test_last_position_fast_path_with_the_recipe_extensions(histories):
     from paretoalign.front.inference import last_position_states
-    from paretoalign.model import PreferenceRecommender
+    from paretoalign.model import ModelSpec, PreferenceRecommender
 
     torch.manual_seed(1)
-    model = PreferenceRecommender(
-        int(histories.max()), ("clicks", "orders"), hidden_size=16, max_len=histories.shape[1],
-        normalize_items=True, identity_init=True, share_embeddings=False, ffn_size=24,
-        item_codes=0.5, copy_recent=3, pi_item_bias=True,
-    ).eval()  # fmt: skip
+    model = PreferenceRecommender(ModelSpec(
+        n_items=int(histories.max()), objectives=("clicks", "orders"), hidden_size=16,
+        max_len=histories.shape[1], normalize_items=True, identity_init=True,
+        share_embeddings=False, ffn_size=24, item_codes=0.5, copy_recent=3, pi_item_bias=True,
+    )).eval()  # fmt: skip
     with torch.no_grad():
         model.log_item_scale.fill_(0.7)  # a length != 1 must reach the inputs too
         model.item_bias.normal_()
@@ -223,10 +223,11 @@ def test_last_position_fast_path_with_the_recipe_extensions(histories):
 
 def test_gru_backbone_falls_back_to_the_model():
     from paretoalign.front.inference import last_position_states, supports_last_position
-    from paretoalign.model import PreferenceRecommender
+    from paretoalign.model import ModelSpec, PreferenceRecommender
 
     torch.manual_seed(0)
-    gru = PreferenceRecommender(50, ("clicks", "orders"), backbone="gru", hidden_size=8).eval()
+    spec = ModelSpec(n_items=50, objectives=("clicks", "orders"), backbone="gru", hidden_size=8)
+    gru = PreferenceRecommender(spec).eval()
     assert not supports_last_position(gru)
     x = torch.randint(0, 51, (5, 50))
     pi = torch.full((5, 2), 0.5)

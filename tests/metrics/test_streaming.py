@@ -127,13 +127,18 @@ def test_evaluate_model_with_real_topk_equals_reference_topk(rng):
 
 
 def test_evaluate_model_with_the_real_model(rng):
-    from paretoalign.model import PreferenceRecommender
+    from paretoalign.model import ModelSpec, PreferenceRecommender
 
+    spec = ModelSpec(
+        n_items=N_ITEMS,
+        objectives=("clicks", "orders"),
+        hidden_size=8,
+        num_layers=1,
+        max_len=MAX_LEN,
+    )
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        model = PreferenceRecommender(
-            N_ITEMS, ("clicks", "orders"), hidden_size=8, num_layers=1, max_len=MAX_LEN
-        )
+        model = PreferenceRecommender(spec)
     log = random_log(rng)
     pi = np.array([0.5, 0.5], dtype=np.float32)
     got = evaluate_model(model, log, pi, k=5, max_len=MAX_LEN, block_sessions=5, progress=False)

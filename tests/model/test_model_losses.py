@@ -112,7 +112,7 @@ def test_epo_clamps_a_zero_total():
 
 
 def multitron_approx_epo(click, second, mask, beta):
-    """MultiTRON's `approx_epo_loss` transcribed (method brief §2.7), [B, L] inputs."""
+    """MultiTRON's `approx_epo_loss` transcribed (book: method page, method-epo), [B, L]."""
     losses = torch.stack([click, second], dim=-1)
     weighted = losses * beta
     normalized = (weighted / torch.clip(weighted.sum(-1), 1e-6).unsqueeze(-1)) * mask.unsqueeze(-1)

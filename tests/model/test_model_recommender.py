@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from paretoalign.model import PreferenceRecommender, load_model, save_model
+from paretoalign.model import ModelSpec, PreferenceRecommender, load_model, save_model
 from paretoalign.model.backbones import attention_mask
 from paretoalign.model.recommender import first_real_column
 
@@ -17,16 +17,16 @@ N_ITEMS, L, D = 30, 6, 8
 
 def make(backbone: str = "transformer", **kw) -> PreferenceRecommender:
     torch.manual_seed(0)
-    model = PreferenceRecommender(
-        N_ITEMS,
-        ("clicks", "carts", "orders"),
+    spec = ModelSpec(
+        n_items=N_ITEMS,
+        objectives=("clicks", "carts", "orders"),
         backbone=backbone,
         hidden_size=D,
         num_layers=2,
         max_len=L,
         **kw,
     )
-    return model.eval()
+    return PreferenceRecommender(spec).eval()
 
 
 def batch() -> torch.Tensor:
@@ -62,7 +62,7 @@ def test_adapter_equals_concatenation_formula():
 
 
 def test_transformer_matches_multitron_forward():
-    """MultiTRON's forward transcribed (method brief §2.2) with the model's own modules."""
+    """MultiTRON's forward transcribed (book: method page, ``method-conditioning``) with the model's own modules."""
     model = make()
     inputs = batch()
     items = model.item_embedding(inputs)
@@ -158,9 +158,28 @@ def test_encode_validates(inputs, pi, exc, match):
 
 def test_constructor_validates():
     with pytest.raises(ValueError, match="n_items"):
-        PreferenceRecommender(0, ("clicks", "orders"))
+        ModelSpec(n_items=0, objectives=("clicks", "orders"))
     with pytest.raises(ValueError, match="backbone"):
-        PreferenceRecommender(5, ("clicks", "orders"), backbone="lstm")
+        ModelSpec(n_items=5, objectives=("clicks", "orders"), backbone="lstm")
+    with pytest.raises(ValueError, match="copy_recent"):
+        ModelSpec(n_items=5, objectives=("clicks", "orders"), max_len=4, copy_recent=5)
+    with pytest.raises(ValueError, match="num_heads"):
+        ModelSpec(n_items=5, objectives=("clicks",), hidden_size=10, num_heads=4)
+    with pytest.raises(TypeError, match="ModelSpec"):
+        PreferenceRecommender({"n_items": 5, "objectives": ("clicks",)})
+
+
+def test_the_architecture_is_declared_once():
+    from paretoalign.model import TrainConfig
+    from paretoalign.model.architecture import Architecture
+
+    arch = set(Architecture.model_fields)
+    assert arch <= set(TrainConfig.model_fields)
+    assert set(ModelSpec.model_fields) == arch | {"n_items", "objectives"}
+    cfg = TrainConfig(hidden_size=16, num_heads=2, copy_recent=2, pi_item_bias=True)
+    assert cfg.architecture() == Architecture(
+        hidden_size=16, num_heads=2, copy_recent=2, pi_item_bias=True
+    )
 
 
 @pytest.mark.parametrize("backbone", ["transformer", "gru"])

@@ -152,12 +152,12 @@ def test_batches_and_pi_are_pure_functions_of_seed_and_step(tiny_log):
 
 
 def test_compute_loss_total_is_weighted_sum_plus_penalty(tiny_log):
-    from paretoalign.model.training import _to_device, build_model
+    from paretoalign.model.training import build_model, to_device
 
     cfg = tiny_config(dropout=0.0)
     model = build_model(cfg, tiny_log.n_items)
     seq = BatchSource(tiny_log, cfg).batch(0)
-    batch = _to_device(seq, slice(None), torch.device("cpu"))
+    batch = to_device(seq, slice(None), torch.device("cpu"))
     pi = torch.tensor([0.5, 0.2, 0.3])
     from paretoalign.model.sampling import sample_negatives
 
@@ -331,10 +331,10 @@ def test_catalogue_negatives_untied_embeddings_and_wide_ffn(tiny_log, tmp_path):
     assert not torch.equal(model.item_embeddings(), model.item_embedding.weight)
     torch.testing.assert_close(model.item_embeddings(), result.model.item_embeddings())
     # catalogue negatives with all candidates kept = the exact softmax over the items
-    from paretoalign.model.training import _to_device
+    from paretoalign.model.training import to_device
 
     seq = BatchSource(tiny_log, cfg).batch(0)
-    batch = _to_device(seq, slice(None), torch.device("cpu"))
+    batch = to_device(seq, slice(None), torch.device("cpu"))
     exact = cfg.model_copy(update={"topk_negatives": None, "regularization_penalty": 0.0})
     pi = torch.tensor([1.0, 0.0, 0.0])
     from paretoalign.model.sampling import BatchNegatives
@@ -455,9 +455,9 @@ def test_train_command_writes_summary(tiny_log, tmp_path):
 
 
 def test_bench_train_case_rows(tiny_log):
-    from paretoalign.bench.train import _time_case
+    from paretoalign.bench.train import time_case
 
-    rows, note = _time_case(tiny_log, d=8, n_uniform=16, batch=16, length=8, repeats=1)
+    rows, note = time_case(tiny_log, d=8, n_uniform=16, batch=16, length=8, repeats=1)
     assert [r.impl for r in rows] == ["paretoalign", "limit", "multitron-style"]
     assert all(r.median_s > 0 and r.unit == "events/s" for r in rows)
     assert 0 <= note["data_share"] < 1 and note["step_over_limit"] > 0

@@ -106,11 +106,16 @@ def tiny_world():
 def tiny_model(tiny_world):
     import torch
 
-    from paretoalign.model import PreferenceRecommender
+    from paretoalign.model import ModelSpec, PreferenceRecommender
 
+    spec = ModelSpec(
+        n_items=tiny_world.n_items,
+        objectives=("clicks", "orders"),
+        hidden_size=16,
+        num_layers=1,
+        max_len=50,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(5)
-        model = PreferenceRecommender(
-            tiny_world.n_items, ("clicks", "orders"), hidden_size=16, num_layers=1, max_len=50
-        )
+        model = PreferenceRecommender(spec)
     return model.eval()

@@ -88,6 +88,21 @@ def test_summary_frame_labels_simplex_points():
         training_plots.summary_frame({"model": {}, "baselines": {}})
 
 
+def test_summary_highlights_pick_the_best_of_each_kind():
+    frame = training_plots.summary_frame(_summary())
+    got = training_plots.summary_highlights(frame)
+    assert got == {
+        "best_model_click_recall": 0.5,
+        "best_model_point": "model, π = clicks only",
+        "best_baseline_click_recall": 0.05,
+        "best_baseline": "popularity",
+        "order_recall_min": 0.2,
+        "order_recall_max": 0.4,
+    }
+    recall = training_plots.metric_values(frame, "click_recall@20", "model")
+    assert recall.tolist() == [0.5, 0.1, 0.45]
+
+
 def test_edge_frame_sorts_the_clicks_to_orders_points():
     summary = _summary()
     summary["objectives"] = ["clicks", "carts", "orders"]
@@ -128,6 +143,8 @@ def test_comparison_frame_gives_a_verdict_per_interval():
     assert list(picked) == ["vs_covis", "vs_pop", "orders_recall", "orders_density"]
     assert picked["orders_recall"]["a"] == "model 0,1"  # the last edge point: the corner
     assert picked["orders_density"]["metric"] == "order_density@20"
+    counts = training_plots.edge_verdict_counts(training_plots.comparison_frame(summary))
+    assert counts == {"points": 2, "higher": 0}  # intervals [0, 0.1] touch zero
     with pytest.raises(ValueError, match="no paired comparisons"):
         training_plots.comparison_frame(_summary())
 
@@ -232,6 +249,37 @@ def test_experiment_figures_draw_every_group():
         exp_plots.paired_scatter(offline, _kpis(), [("mrr@20", "ctr")])
     with pytest.raises(ValueError, match="no daily rows"):
         exp_plots.daily_figure(_kpis(), "units_per_shopper", kinds)
+
+
+def test_headline_figure_draws_the_paper_pairs_or_the_strongest():
+    import pandas as pd
+
+    from paretoalign.plots import experiment as exp_plots
+
+    kinds = {"g0": "model", "g1": "model", "control": "control"}
+    offline = pd.DataFrame(
+        {"click_recall@20": [0.2, 0.3, 0.1], "order_density@20": [0.5, 0.4, 0.6]},
+        index=["g0", "g1", "control"],
+    )
+    table = pd.DataFrame(
+        {
+            "metric": ["click_recall@20", "order_density@20"],
+            "kpi": ["ctr", "post_click_cvr"],
+            "r_primary": [0.99, -0.5],
+            "aligned": [True, False],
+        }
+    )
+    fig = exp_plots.headline_figure(offline, _kpis(), table, kinds)
+    assert [ax.get_xlabel().split("\n")[0] for ax in fig.axes] == [
+        "click_recall@20",
+        "order_density@20",
+    ]
+    renamed = offline.rename(columns={"click_recall@20": "hr@20", "order_density@20": "od@20"})
+    other = table.assign(metric=["od@20", "hr@20"], r_primary=[0.2, -0.9])
+    fig = exp_plots.headline_figure(renamed, _kpis(), other, kinds)
+    assert [ax.get_xlabel().split("\n")[0] for ax in fig.axes] == ["hr@20", "od@20"]
+    with pytest.raises(ValueError, match="headline pairs"):
+        exp_plots.headline_figure(renamed, _kpis(), None, kinds)
 
 
 def test_front_figures_mark_the_groups():

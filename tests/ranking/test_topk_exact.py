@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from paretoalign import _fastmetrics
 from paretoalign.ranking import topk, topk_numpy
-from paretoalign.ranking._topk import _checked_arguments
+from paretoalign.ranking._topk import checked_topk_arguments
 
 SIMD_PATHS = list(range(len(_fastmetrics.topk_simd_paths())))
 #: insert_max_k overrides: kernel default, always the candidate buffer, always insertion.
@@ -41,7 +41,7 @@ def kernel(queries, items, k, exclude=None, threads=1, **options):
     ``work_per_thread=1`` makes even tiny calls use every thread requested (by default
     small calls run on fewer threads), so the team code paths are exercised.
     """
-    args = _checked_arguments(queries, items, k, exclude, threads)
+    args = checked_topk_arguments(queries, items, k, exclude, threads)
     return _fastmetrics.topk_inner_product(**args, **{"work_per_thread": 1, **options})
 
 

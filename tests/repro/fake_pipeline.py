@@ -18,7 +18,7 @@ OUTPUTS = {
     "train": ["train/model.json", "train/summary.json"],
     "front": ["front.parquet", "groups.json"],
     "experiment": ["kpis.parquet", "experiment.json"],
-    "align": ["alignment.parquet", "alignment_summary.json"],
+    "align": ["alignment.parquet", "alignment_summary.json", "figures/headline.png"],
     "validate": ["validation.json"],
 }
 

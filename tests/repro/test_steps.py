@@ -89,20 +89,3 @@ def test_timing_log_errors_name_the_file(tmp_path):
 def test_run_step_needs_a_command(tmp_path):
     with pytest.raises(ValueError, match="no command"):
         run_step(tmp_path / "t.json", "x", [])
-
-
-def test_write_text_atomic_replaces_whole_files_only(tmp_path, monkeypatch):
-    from paretoalign.repro import steps
-
-    target = tmp_path / "sub" / "log.json"
-    steps.write_text_atomic(target, "one")
-    assert target.read_text() == "one"
-
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(steps.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
-        steps.write_text_atomic(target, "two")
-    assert target.read_text() == "one"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["log.json"]

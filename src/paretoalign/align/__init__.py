@@ -9,22 +9,13 @@
   groups, variance inflation factors, effective dimension.
 * :mod:`~paretoalign.align.analysis` — the alignment table, Holm/BH across the whole table,
   the decision rule (:func:`discover`).
-* :mod:`~paretoalign.align.pipeline` — ``paretoalign align`` (read the experiment's tables,
-  write ``alignment.parquet``) and ``paretoalign validate`` (write ``validation.json``).
+* :mod:`~paretoalign.align.pipeline` — ``paretoalign align``: read the experiment's tables,
+  write ``alignment.parquet``.
 * :mod:`~paretoalign.align.power` — analytic (``pingouin.power_corr``) and simulated power,
   the batched decision rule, scores of signed discoveries against a truth.
 
-The strategy check against the shop's ground truth:
-
-* :mod:`~paretoalign.align.oracle` — arm panels (many arms served to one base population
-  with common random numbers), oracle KPIs, the true alignment set (|Spearman| >= 0.8).
-* :mod:`~paretoalign.align.fastsim` — replicate experiments by Poisson-bootstrapping
-  shoppers from a panel, and their check against real experiments.
-* :mod:`~paretoalign.align.strategy` — designs (G, days, traffic), scores, A/A and placebo
-  controls, the noise-free ceiling, the choice of the design.
-* :mod:`~paretoalign.align.validate` — the whole check on a set of world panels.
-* :mod:`~paretoalign.align.worlds` — building, training and serving the validation worlds
-  with the project's own pipeline.
+Pure statistics: the check of the strategy against the shop's ground truth, which reruns
+the pipeline in several worlds, is the package :mod:`paretoalign.validate`.
 """
 
 from paretoalign.align.analysis import (

@@ -22,7 +22,7 @@ For every (metric m, KPI k) the table reports, over the G group means:
   ``|r| >= min_abs_r``; ``sign`` is the sign of the primary correlation there (0 otherwise).
 
 :func:`discover` is the same decision, vectorised and without the slow secondary analyses;
-the strategy check (:mod:`paretoalign.align.validate`) calls it thousands of times.
+the strategy check (:mod:`paretoalign.validate.check`) calls it thousands of times.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Two routes:
 2. **Simulation** (:func:`simulate_power`): draw R replicate experiments of KPI means
    :math:`\\hat y_{kg} \\sim N(\\mu_{kg}, se_{kg}^2)` around known true group means, run the
    exact decision rule of :func:`paretoalign.align.analysis.discover` on each, and count.
-   This is the parametric shortcut; :mod:`paretoalign.align.validate` does the same with
+   This is the parametric shortcut; :mod:`paretoalign.validate.check` does the same with
    the shop's shopper-level outcomes instead of normal noise.
 """
 

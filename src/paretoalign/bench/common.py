@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paretoalign.data.sessionlog import atomic_path
+from paretoalign.io import write_text
 
 
 @dataclass
@@ -120,8 +120,7 @@ def write_bench_json(
     }
     if notes:
         doc["notes"] = notes
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_text(json.dumps(doc, indent=2))
+    write_text(path, json.dumps(doc, indent=2))
     return doc
 
 

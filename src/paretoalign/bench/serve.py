@@ -91,7 +91,7 @@ def _setup(quick: bool) -> dict[str, Any]:
     import torch
 
     from paretoalign.front.grids import simplex_lattice
-    from paretoalign.model import PreferenceRecommender
+    from paretoalign.model import ModelSpec, PreferenceRecommender
     from paretoalign.world import ShopConfig, World
 
     size = QUICK if quick else FULL
@@ -105,9 +105,13 @@ def _setup(quick: bool) -> dict[str, Any]:
     world = World.build(cfg)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
-        model = PreferenceRecommender(
-            world.n_items, ("clicks", "carts", "orders"), hidden_size=64, num_layers=2
-        ).eval()
+        spec = ModelSpec(
+            n_items=world.n_items,
+            objectives=("clicks", "carts", "orders"),
+            hidden_size=64,
+            num_layers=2,
+        )
+        model = PreferenceRecommender(spec).eval()
     lattice = simplex_lattice(3, 3)
     pis = lattice[np.linspace(0, len(lattice) - 1, 6).round().astype(int)]
     population = world.experiment_population(1, SEED, sessions_per_day=size["shoppers"])

@@ -1,6 +1,6 @@
 """``paretoalign bench train``: one training step against the work no implementation avoids.
 
-Cases (issue 8): batch 256, L 50, 3 layers, one head, 32 in-batch negatives, top-100 hard
+Cases: batch 256, L 50, 3 layers, one head, 32 in-batch negatives, top-100 hard
 negatives, objectives clicks + orders, for (d 64, 2,048 uniform negatives), (d 64, 16,384)
 and (d 200, 16,384), on a seeded synthetic log shaped like the one the reference was
 measured on (20,000 items, Zipf popularity, categories, median 6 clicks per session).
@@ -56,25 +56,31 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
     notes: dict[str, Any] = {"threads": torch.get_num_threads(), "cases": {}}
     for d, n_uniform in cases:
         load_before = load_average()
-        rows, note = _time_case(log, d, n_uniform, batch, length, repeats)
+        rows, note = time_case(log, d, n_uniform, batch, length, repeats)
         note["load_average_1min"] = [load_before, load_average()]
         results += rows
         notes["cases"][rows[0].case] = note
     return write_bench_json("train", results, path, packages=("torch",), notes=notes)
 
 
-def _time_case(
+def time_case(
     log, d: int, n_uniform: int, batch: int, length: int, repeats: int
 ) -> tuple[list[BenchResult], dict[str, Any]]:
+    """Time one training-step case: width ``d``, ``n_uniform`` uniform negatives, ``batch``
+    sessions of ``length`` positions, ``repeats`` runs each after one warm-up.
+
+    Rows: the package's full step (data + loss + backward + Adam), the limit (bare
+    encoder forward/backward plus the negatives' scoring) and a MultiTRON-style step, all
+    on the same batch; the note holds the step/limit ratio and the data share."""
     from paretoalign.model import TrainConfig
     from paretoalign.model.losses import binary_cross_entropy_loss, sampled_softmax_loss
     from paretoalign.model.sampling import sample_negatives
     from paretoalign.model.training import (
         BatchSource,
-        _to_device,
         build_model,
         compute_loss,
         deterministic_cpu,
+        to_device,
     )
 
     n_items = log.n_items
@@ -101,7 +107,7 @@ def _time_case(
     pi = torch.tensor([0.5, 0.5])
     # Every row of the case times the same batch (batch 0 of the file order).
     seq0 = source.batch(0)
-    data0 = _to_device(seq0, slice(None), device)
+    data0 = to_device(seq0, slice(None), device)
     neg0 = sample_negatives(
         data0["inputs"], n_items, n_uniform, 32, generator=torch.Generator().manual_seed(0)
     )
@@ -111,7 +117,7 @@ def _time_case(
     def full_step() -> None:
         t0 = time.perf_counter()
         seq = source.batch(0)
-        data = _to_device(seq, slice(None), device)
+        data = to_device(seq, slice(None), device)
         generator.manual_seed(0)
         negatives = sample_negatives(
             data["inputs"],

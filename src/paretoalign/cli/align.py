@@ -16,7 +16,9 @@ def command(
 
     Reads results/<P>/groups.parquet (or groups.json) and kpis.parquet; writes
     alignment.parquet, collinearity.parquet, alignment_summary.json and, with --figures,
-    figures/alignment_*.png.
+    figures/alignment_*.png, figures/metric_correlation.png and figures/headline.png (the
+    book's headline figure, in the book's style; `make docs` copies the default profile's
+    into docs/ for the README).
     """
     from paretoalign.align.analysis import AlignConfig
     from paretoalign.align.pipeline import run_align
@@ -26,14 +28,25 @@ def command(
     cfg = prof.section("align", AlignConfig)
     out = run_align(prof.results, cfg)
     if figures:
+        import matplotlib as mpl
+
+        from paretoalign.align.pipeline import arm_kind
+        from paretoalign.front import load_groups
         from paretoalign.plots.align import (
             alignment_heatmap,
             metric_correlation_heatmap,
             save_figure,
             scatter_grid,
         )
+        from paretoalign.plots.experiment import headline_figure
+        from paretoalign.plots.style import use_book_style
 
         fig_dir = prof.results / "figures"
+        with mpl.rc_context():
+            use_book_style()
+            kinds = arm_kind(load_groups(prof.results)).astype(str).to_dict()
+            headline = headline_figure(out.offline, out.kpis, out.table, kinds)
+            save_figure(headline, fig_dir / "headline.png")
         save_figure(alignment_heatmap(out.table), fig_dir / "alignment_heatmap.png")
         save_figure(
             scatter_grid(out.offline, out.kpis, out.table), fig_dir / "alignment_scatter.png"

@@ -22,8 +22,8 @@ def command(
     """
     import pandas as pd
 
-    from paretoalign.align.pipeline import run_validate
     from paretoalign.config import load_profile
+    from paretoalign.validate.pipeline import run_validate
 
     prof = load_profile(profile, results_root=results_root)
     doc = run_validate(prof, progress=progress)

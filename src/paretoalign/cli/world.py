@@ -7,7 +7,6 @@ the shop's side tables; ``calibrate`` writes the simulated-vs-OTTO calibration t
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -68,7 +67,7 @@ def calibrate(
     strict: bool = typer.Option(False, help="exit with status 1 when a check fails"),
 ) -> None:
     """Simulated vs OTTO statistics of the profile's train log, with tolerances."""
-    from paretoalign.data import atomic_path
+    from paretoalign.io import write_json
     from paretoalign.world import calibrate as run_calibration
 
     prof, world = _build(profile)
@@ -76,8 +75,7 @@ def calibrate(
     doc = run_calibration(world)
     doc["profile"] = prof.name
     doc["simulate_seconds"] = round(time.perf_counter() - t0, 3)
-    with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    write_json(doc, json_path)
     typer.echo(f"{'check':<34} {'sim':>10} {'otto':>10} {'tol':>8}  ok")
     for row in doc["checks"]:
         otto = "" if row["otto"] is None else f"{row['otto']:.4g}"

@@ -26,7 +26,6 @@ from paretoalign.data.sessionlog import (
     TYPE_CODES,
     SessionLog,
     SessionLogError,
-    atomic_path,
 )
 
 __all__ = [
@@ -43,7 +42,6 @@ __all__ = [
     "OttoReadReport",
     "SessionLog",
     "SessionLogError",
-    "atomic_path",
     "dataset_dir",
     "kaggle_recall",
     "load_dataset",

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paretoalign.data.sessionlog import SessionLog, atomic_path
+from paretoalign.data.sessionlog import SessionLog
+from paretoalign.io import write_json
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,7 @@ def save_dataset(directory: str | Path, dataset: Dataset) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     dataset.train.save(directory / "train.parquet")
     dataset.test.save(directory / "test.parquet")
-    with atomic_path(directory / "stats.json") as tmp:
-        tmp.write_text(json.dumps(dataset.stats(), indent=2) + "\n")
+    write_json(dataset.stats(), directory / "stats.json")
     return directory
 
 

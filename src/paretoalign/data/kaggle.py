@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from paretoalign.data.sessionlog import CART, CLICK, ORDER, SessionLog, atomic_path
+from paretoalign.data.sessionlog import CART, CLICK, ORDER, SessionLog
+from paretoalign.io import atomic_path
 
 DAY_MS = 86_400_000
 #: Official weights of the score, by event type.

@@ -1,7 +1,7 @@
 """Sequence labelling: sessions -> fixed-length next-click training/evaluation tensors.
 
-This is MultiTRON's ``label_session`` + ``dynamic_collate`` (method brief §2.1, checklist
-§5 items 1-5), extended from orders to carts and orders, and vectorised over a whole
+This is MultiTRON's ``label_session`` + ``dynamic_collate`` (book: method page,
+``method-sequences``), extended from orders to carts and orders, and vectorised over a whole
 :class:`~paretoalign.data.SessionLog` (no Python loop per session).
 
 For one session let ``C = [c_1, ..., c_n]`` be its **clicks** in event order (carts and

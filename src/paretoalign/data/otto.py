@@ -57,7 +57,8 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
-from paretoalign.data.sessionlog import EVENT_TYPES, TYPE_CODES, SessionLog, atomic_path
+from paretoalign.data.sessionlog import EVENT_TYPES, TYPE_CODES, SessionLog
+from paretoalign.io import atomic_path
 
 log = logging.getLogger(__name__)
 

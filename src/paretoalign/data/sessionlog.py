@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from paretoalign.io import atomic_path
 
 EVENT_TYPES: tuple[str, ...] = ("clicks", "carts", "orders")
 """Event type names by code: ``EVENT_TYPES[code]``."""
@@ -384,33 +385,3 @@ def _as_int(values: Any, dtype: type, name: str) -> np.ndarray:
     if lo < info.min or hi > info.max:
         raise SessionLogError(f"{name} values [{lo}, {hi}] do not fit {np.dtype(dtype).name}")
     return np.ascontiguousarray(arr.astype(dtype))
-
-
-class atomic_path:
-    """Context manager yielding a temporary path next to ``path``; renamed on success.
-
-    On an exception the temporary file is removed and ``path`` is left untouched, so a
-    reader never sees a half-written output file.
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
-        os.close(fd)
-        # mkstemp creates 0600; give the result the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        self.tmp = Path(tmp)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)

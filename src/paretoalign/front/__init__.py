@@ -12,9 +12,11 @@
   and the online router (:class:`GroupRouter`).
 * :mod:`~paretoalign.front.inference` — the last-position encoder used for serving.
 * :mod:`~paretoalign.front.pipeline` — ``paretoalign front``: everything above, to files.
+* :mod:`~paretoalign.front.files` — the names of those files and their loaders.
 """
 
 from paretoalign.front.config import FrontConfig
+from paretoalign.front.files import load_arms, load_groups
 from paretoalign.front.grids import (
     beta_quantile_grid,
     explicit_grid,
@@ -62,6 +64,8 @@ __all__ = [
     "hypervolume_2d_reference",
     "item_log_popularity",
     "last_position_states",
+    "load_arms",
+    "load_groups",
     "max_min_dispersion",
     "non_dominated",
     "non_dominated_reference",

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from paretoalign.metrics.summary import DEFAULT_K
+
 __all__ = ["FrontConfig"]
 
 OffFrontArm = Literal["popularity", "covisitation", "popularity_penalised"]
@@ -31,7 +33,7 @@ class FrontConfig(BaseModel):
     """The points of ``grid = "explicit"``, one weight per objective each."""
 
     # ---------------------------------------------------------------- evaluation
-    k: int = Field(20, ge=1, le=1000)
+    k: int = Field(DEFAULT_K, ge=1, le=1000)
     """Cut-off of the offline metrics (MultiTRON: 20)."""
     max_test_sessions: int | None = Field(None, ge=1)
     """Evaluate on a seeded random subset of this many test sessions (None: all)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from paretoalign.data.sessionlog import atomic_path
+from paretoalign.io import atomic_path
 
 __all__ = ["plot_front"]
 

@@ -5,7 +5,8 @@ A *preference point* is a vector :math:`\\pi \\in \\Delta^{K-1}` (``K`` objectiv
 one trained model at every point of a grid. Three grids are offered:
 
 ``beta_quantile_grid``
-    MultiTRON's grid for two objectives (``src/pareto_front.py``; method brief §2.9):
+    MultiTRON's grid for two objectives (``src/pareto_front.py``; book: method page,
+    ``method-front-metrics``):
     ``n + 1`` points at the quantiles of the Dirichlet marginal
     :math:`\\mathrm{Beta}(\\beta_1, \\beta_2)`,
 
@@ -20,7 +21,7 @@ one trained model at every point of a grid. Three grids are offered:
     The uniform lattice :math:`\\{\\, m / D : m \\in \\mathbb{N}^K, \\sum_k m_k = D \\,\\}` with
     :math:`\\binom{D + K - 1}{K - 1}` points (``D`` divisions), e.g. 21 points for ``K = 3``,
     ``D = 5``. Used for three objectives (clicks / carts / orders), where a 2-D family of
-    points breaks the collinearity of a 1-D front (simulation brief §5.8 item 6).
+    points breaks the collinearity of a 1-D front (book: method page, ``method-strategy``).
 ``explicit_grid``
     A user-given list of points, validated and normalised.
 

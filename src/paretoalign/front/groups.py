@@ -5,7 +5,7 @@ Why not evenly in π
 The front is traced on a grid in π, but equal steps in π are not equal steps in what the
 groups are compared on: near the extremes of a Beta(½, ½) grid the metrics barely move,
 in the middle they move fast. The alignment analysis regresses KPIs on *offline metrics*,
-so the groups should cover the metric range evenly (simulation brief §5.7).
+so the groups should cover the metric range evenly (book: method page, ``method-strategy``).
 
 Selection rule (max-min dispersion)
 -----------------------------------
@@ -23,7 +23,7 @@ Arms off the front
 With two objectives all front points form a 1-D family, so every offline metric is
 near-monotone along it and the groups' metrics are collinear: a KPI that moves with π
 correlates with all of them, and the analysis cannot tell *which* metric predicts it
-(simulation brief §5.8 item 6). Off-front arms break this: baselines (popularity,
+(book: method page, ``method-strategy``). Off-front arms break this: baselines (popularity,
 co-visitation) and a *popularity-penalised* variant of the model, which ranks by
 ``h·e_j − α_eff · logpop_j`` and so lowers popularity without moving along the front.
 :func:`collinearity_report` measures the effect (pairwise correlations of the groups'
@@ -79,6 +79,21 @@ class Arm:
         d = asdict(self)
         d["pi"] = None if self.pi is None else list(self.pi)
         return d
+
+    @classmethod
+    def from_front_row(
+        cls, name: str, row: Any, objectives: Sequence[str], metrics: Sequence[str]
+    ) -> Arm:
+        """A model arm at one point of ``front.parquet``: ``row`` is that point's row
+        (``point``, ``pi_<objective>`` and the metric columns ``metrics``)."""
+        return cls(
+            name=name,
+            kind="model",
+            variant="front",
+            pi=tuple(float(row[f"pi_{o}"]) for o in objectives),
+            point=int(row["point"]),
+            metrics={m: float(row[m]) for m in metrics},
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Arm:

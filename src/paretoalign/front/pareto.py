@@ -15,7 +15,8 @@ a reference point ``r`` that every point must strictly improve on. It is compute
 `moocore <https://multi-objective.github.io/moocore/python/>`_ (``moocore.hypervolume``);
 :func:`hypervolume_2d_reference` is a readable sweep for two objectives used in tests.
 
-The reference point is not published for MultiTRON (method brief §2.9). We use the
+The reference point is not published for MultiTRON (book: method page,
+``method-front-metrics``). We use the
 **nadir of the evaluated points moved outwards by a margin**: for every objective, the
 worst value over all points, worsened by ``margin`` times the objective's range (default
 ``margin = 0.1``); see :func:`reference_point`. The front command writes the point and the

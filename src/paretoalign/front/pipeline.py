@@ -1,27 +1,18 @@
 """``paretoalign front``'s work: trace the front, filter it, choose the test groups.
 
 Reads the profile's data set (``[data]``) and the trained model
-(``results/<profile>/train/``), writes to ``results/<profile>/``:
+(``results/<profile>/train/``) and writes ``front.parquet``, ``front.json``,
+``groups.parquet``, ``groups.json`` and ``front.png`` to ``results/<profile>/``
+(:mod:`paretoalign.front.files` describes them and reads them back).
 
-``front.parquet``
-    One row per preference point: ``point``, ``pi_<objective>``, every offline metric
-    (``click_recall@20``, ...), ``loss_<objective>``, ``loss_reg``, ``on_front`` (not
-    dominated in the *metric* space of the objectives, see :func:`front_objectives`) and
-    ``on_front_loss`` (not dominated in loss space, all losses minimised).
-``front.json``
-    The grid, the evaluated sessions, the objective columns with their directions, the
-    hypervolume of each space with its reference point and margin.
-``groups.json`` / ``groups.parquet``
-    The arms (:class:`paretoalign.front.groups.Arm`): the model groups spread evenly in
-    offline-metric space, the control and the off-front arms, each with its offline
-    metrics on the same test sessions; plus the collinearity report and the reason.
-``front.png``
-    The front in metric space and in loss space (:mod:`paretoalign.front.figures`).
+The steps of :func:`run_front`, in order: read the inputs, trace the metrics and losses
+over the preference grid and mark the non-dominated points, choose the model groups on
+the front, add the control and the off-front arms, state the reason for the choice,
+write the files.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from paretoalign.data.sessionlog import atomic_path
 from paretoalign.front.config import FrontConfig
+from paretoalign.front.files import front_paths
 from paretoalign.front.grids import preference_grid
 from paretoalign.front.groups import (
     Arm,
@@ -42,6 +33,7 @@ from paretoalign.front.groups import (
 )
 from paretoalign.front.pareto import hypervolume, non_dominated, reference_point
 from paretoalign.front.trace import metric_columns, trace_front
+from paretoalign.io import write_json, write_parquet
 
 __all__ = [
     "FrontOutputs",
@@ -132,26 +124,6 @@ class FrontOutputs:
     paths: dict[str, Path]
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-
-
-def _write_json(doc: Any, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def _metrics_dict(frame: pd.DataFrame) -> dict[str, float]:
     return {str(m): float(v) for m, v in zip(frame["metric"], frame["value"])}
 
@@ -195,24 +167,71 @@ def run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
         return _run_front(profile, progress=progress)
 
 
+@dataclass(frozen=True)
+class _FrontRun:
+    """The inputs of one front run, read once by :func:`_read_inputs`."""
+
+    profile: Any
+    cfg: FrontConfig
+    dataset: Any
+    test: Any  # the evaluated test sessions (all, or a seeded sample)
+    model: Any
+    train_cfg: Any
+    log_pop: np.ndarray
+    vectors: np.ndarray
+    vector_source: str
+    beta: tuple[float, ...]
+    grid: np.ndarray
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        return tuple(self.model.objectives)
+
+    @property
+    def k(self) -> int:
+        return self.cfg.k
+
+
+@dataclass(frozen=True)
+class _ModelGroups:
+    """The model groups chosen on the front and how they were chosen."""
+
+    arms: list[Arm]
+    spread: list[str]  # the metrics the groups are spread over
+    candidates: np.ndarray  # bool [points]: rows eligible as groups
+    n_groups: int
+
+
 def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
-    """:func:`run_front` under the configured thread count."""
-    from paretoalign.data import CLICK, load_dataset
+    """:func:`run_front` under the configured thread count: the steps in order."""
+    run = _read_inputs(profile)
+    if progress:
+        print(
+            f"front: {len(run.grid)} preference points on {run.test.n_sessions:,} test sessions",
+            flush=True,
+        )
+    front, spaces = _trace(run, progress)
+    groups = _choose_model_groups(run, front)
+    arms = list(groups.arms)
+    extra = _add_other_arms(run, front, arms, groups.spread, progress)
+    metric_cols = metric_columns(front)
+    report = collinearity_report(arms, metric_cols)
+    choice = _choice_reason(run.cfg, front, arms, groups, report)
+    summary, paths = _write_outputs(run, front, arms, spaces, choice, extra)
+    return FrontOutputs(front=front, arms=arms, summary=summary, paths=paths)
+
+
+def _read_inputs(profile: Any) -> _FrontRun:
+    """The data set, the model and its training config, the test sample, the grid."""
+    from paretoalign.data import load_dataset
     from paretoalign.data.config import DataConfig, dataset_dir
-    from paretoalign.metrics import evaluate_model, evaluate_recommender, log_popularity
-    from paretoalign.model import (
-        CovisitationRecommender,
-        PopularityRecommender,
-        TrainConfig,
-        load_model,
-        model_metadata,
-    )
+    from paretoalign.front.policies import item_log_popularity
+    from paretoalign.model import TrainConfig, load_model, model_metadata
 
     cfg = profile.section("front", FrontConfig)
     data_cfg = profile.section("data", DataConfig)
     data_dir = dataset_dir(profile)
     train_dir = profile.results / "train"
-    out = profile.results
     dataset = load_dataset(data_dir)
     model = load_model(train_dir)
     meta = model_metadata(train_dir)
@@ -220,15 +239,12 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
         raise ValueError(f"{train_dir / 'model.json'}: no train_config (retrain the model)")
     train_cfg = TrainConfig.model_validate(meta["train_config"])
     objectives = tuple(model.objectives)
-    k = cfg.k
     if dataset.n_items > model.n_items:
         raise ValueError(f"the data set has {dataset.n_items} items, the model {model.n_items}")
     if cfg.control == "logging" and data_cfg.source != "shop":
         raise ValueError("control = 'logging' needs the simulated shop ([data] source = 'shop')")
     if cfg.control in cfg.off_front:
         raise ValueError(f"{cfg.control!r} is both the control and an off-front arm")
-
-    # ---------------------------------------------------------------- inputs
     test = dataset.test
     if test.n_sessions == 0:
         raise ValueError(f"{data_dir}: the data set has no test split")
@@ -236,9 +252,7 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
         rng = np.random.default_rng(cfg.seed)
         keep = np.sort(rng.choice(test.n_sessions, cfg.max_test_sessions, replace=False))
         test = test.take(keep)
-    clicks = dataset.train.aid[dataset.train.type == CLICK].astype(np.int64)
-    counts = np.bincount(clicks, minlength=model.n_items + 1)[: model.n_items + 1]
-    log_pop = log_popularity(counts)
+    log_pop = item_log_popularity(dataset.train, model.n_items)
     vectors, vector_source = _item_vectors(data_dir, model.n_items, model)
     beta = cfg.beta if cfg.beta is not None else tuple(train_cfg.beta_vector())[:2]
     grid = preference_grid(
@@ -248,20 +262,22 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
         beta=beta,
         explicit=cfg.explicit or None,
     )
-    if progress:
-        print(
-            f"front: {len(grid)} preference points on {test.n_sessions:,} test sessions", flush=True
-        )
+    return _FrontRun(
+        profile, cfg, dataset, test, model, train_cfg, log_pop, vectors, vector_source, beta, grid
+    )
 
-    # ---------------------------------------------------------------- trace
+
+def _trace(run: _FrontRun, progress: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Metrics and losses at every grid point, both non-dominated flags, both hypervolumes."""
+    cfg, objectives, k = run.cfg, run.objectives, run.k
     front = trace_front(
-        model,
-        test,
-        grid,
-        train_cfg=train_cfg,
+        run.model,
+        run.test,
+        run.grid,
+        train_cfg=run.train_cfg,
         k=k,
-        item_log_popularity=log_pop,
-        item_vectors=vectors,
+        item_log_popularity=run.log_pop,
+        item_vectors=run.vectors,
         seed=cfg.seed,
         loss_batch_size=cfg.loss_batch_size,
         progress=progress,
@@ -289,8 +305,12 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
             "hypervolume": hypervolume(pts[front[mask_col].to_numpy()], ref, flags),
             "n_non_dominated": int(front[mask_col].sum()),
         }
+    return front, spaces
 
-    # ---------------------------------------------------------------- groups on the front
+
+def _choose_model_groups(run: _FrontRun, front: pd.DataFrame) -> _ModelGroups:
+    """``n_groups`` front points spread evenly in offline-metric space, as model arms."""
+    cfg, objectives, k = run.cfg, run.objectives, run.k
     spread = [f"{m}@{k}" for m in cfg.group_metrics]
     missing = [c for c in spread if c not in front.columns]
     if missing:
@@ -307,32 +327,33 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
     first = f"pi_{objectives[0]}"
     chosen = chosen[np.argsort(-front[first].to_numpy()[chosen], kind="stable")]
     metric_cols = metric_columns(front)
-    arms: list[Arm] = []
-    for j, row in enumerate(chosen):
-        r = front.iloc[int(row)]
-        arms.append(
-            Arm(
-                name=f"front_{j + 1}",
-                kind="model",
-                variant="front",
-                pi=tuple(float(r[f"pi_{o}"]) for o in objectives),
-                point=int(r["point"]),
-                metrics={m: float(r[m]) for m in metric_cols},
-            )
-        )
+    arms = [
+        Arm.from_front_row(f"front_{j + 1}", front.iloc[int(row)], objectives, metric_cols)
+        for j, row in enumerate(chosen)
+    ]
+    return _ModelGroups(arms, spread, candidates, n_groups)
 
-    # ---------------------------------------------------------------- control + off-front arms
+
+def _add_other_arms(
+    run: _FrontRun, front: pd.DataFrame, arms: list[Arm], spread: list[str], progress: bool
+) -> dict[str, Any]:
+    """Append the control and the off-front arms to ``arms``; return notes for front.json."""
+    from paretoalign.metrics import evaluate_recommender
+    from paretoalign.model import CovisitationRecommender, PopularityRecommender
+
+    cfg, model, k = run.cfg, run.model, run.k
+
     def evaluate_rec(rec: Any) -> dict[str, float]:
         return _metrics_dict(
             evaluate_recommender(
                 rec,
-                test,
+                run.test,
                 k=k,
                 max_len=int(model.max_len),
                 progress=False,
                 n_items=model.n_items,
-                item_log_popularity=log_pop,
-                item_vectors=vectors,
+                item_log_popularity=run.log_pop,
+                item_vectors=run.vectors,
                 threads=cfg.threads,
             )
         )
@@ -342,14 +363,14 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
     def baseline(name: str) -> Any:
         if name not in baselines:
             rec = PopularityRecommender() if name == "popularity" else CovisitationRecommender()
-            baselines[name] = rec.fit(dataset.train)
+            baselines[name] = rec.fit(run.dataset.train)
         return baselines[name]
 
     extra: dict[str, Any] = {}
     if cfg.control == "logging":
         from paretoalign.world import ShopConfig, World
 
-        world = World.build(profile.section("shop", ShopConfig))
+        world = World.build(run.profile.section("shop", ShopConfig))
         table = world.logging_policy(0).table
         arms.append(
             Arm(
@@ -372,20 +393,26 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
         if name in ("popularity", "covisitation"):
             arms.append(Arm(name, "baseline", name, metrics=evaluate_rec(baseline(name))))
         elif name == "popularity_penalised":
-            arms.append(
-                _penalised_arm(
-                    cfg, model, test, front, arms, spread, log_pop, vectors, evaluate_model, extra
-                )
-            )
+            arms.append(_penalised_arm(run, arms, spread, extra))
         if progress:
             print(
                 f"  arm {arms[-1].name}: click_recall@{k}="
-                f"{arms[-1].metrics.get(click_col, float('nan')):.4f}",
+                f"{arms[-1].metrics.get(f'click_recall@{k}', float('nan')):.4f}",
                 flush=True,
             )
+    return extra
 
-    # ---------------------------------------------------------------- reasons and outputs
-    report = collinearity_report(arms, metric_cols)
+
+def _choice_reason(
+    cfg: FrontConfig,
+    front: pd.DataFrame,
+    arms: list[Arm],
+    groups: _ModelGroups,
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    """Why these groups: the rule, and the nearest-neighbour gaps of the chosen groups
+    next to those of evenly spaced grid rows (evenly in π)."""
+    spread, n_groups = groups.spread, groups.n_groups
     front_arms = [a for a in arms if a.variant == "front"]
     gaps = (
         nearest_neighbour_gaps(np.array([[a.metrics[m] for m in spread] for a in front_arms]))
@@ -398,9 +425,10 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
         if len(even_pi) > 1
         else np.zeros(len(even_pi))
     )
-    choice = {
+    return {
         "rule": (
-            f"{n_groups} model groups: max-min dispersion over the {int(candidates.sum())} "
+            f"{n_groups} model groups: max-min dispersion over the "
+            f"{int(groups.candidates.sum())} "
             f"candidate points in the standardised space of {spread} "
             "(farthest-point start, swap refinement); evenly in offline-metric space, not "
             "in π"
@@ -419,35 +447,44 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
             ),
         },
         "collinearity": report,
-        **extra,
     }
-    paths = {
-        "front": out / "front.parquet",
-        "front_json": out / "front.json",
-        "groups": out / "groups.parquet",
-        "groups_json": out / "groups.json",
-        "plot": out / "front.png",
-    }
+
+
+def _write_outputs(
+    run: _FrontRun,
+    front: pd.DataFrame,
+    arms: list[Arm],
+    spaces: dict[str, Any],
+    choice: dict[str, Any],
+    extra: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Write the files of :mod:`paretoalign.front.files`; return front.json's content and
+    the paths."""
+    from paretoalign.front.figures import plot_front
+
+    cfg, objectives, k = run.cfg, run.objectives, run.k
+    choice = {**choice, **extra}
+    out = run.profile.results
+    paths = front_paths(out)
     out.mkdir(parents=True, exist_ok=True)
-    _write_parquet(front, paths["front"])
+    write_parquet(front, paths["front"])
     summary = {
-        "profile": profile.name,
+        "profile": run.profile.name,
         "objectives": list(objectives),
         "k": k,
         "grid": {
             "kind": cfg.grid,
             "points": cfg.grid_points(len(objectives)),
-            "beta": list(beta),
-            "n_points": len(grid),
+            "beta": list(run.beta),
+            "n_points": len(run.grid),
         },
-        "test_sessions": int(test.n_sessions),
-        "test_sessions_total": int(dataset.test.n_sessions),
-        "diversity_space": vector_source,
+        "test_sessions": int(run.test.n_sessions),
+        "test_sessions_total": int(run.dataset.test.n_sessions),
+        "diversity_space": run.vector_source,
         "spaces": spaces,
     }
-    _write_json(summary, paths["front_json"])
-    table = arms_table(arms, objectives)
-    _write_parquet(table, paths["groups"])
+    write_json(summary, paths["front_json"])
+    write_parquet(arms_table(arms, objectives), paths["groups"])
     groups_doc = {
         "objectives": list(objectives),
         "k": k,
@@ -457,28 +494,25 @@ def _run_front(profile: Any, *, progress: bool = True) -> FrontOutputs:
         ],
         "choice": choice,
     }
-    _write_json(groups_doc, paths["groups_json"])
-    from paretoalign.front.figures import plot_front
-
+    write_json(groups_doc, paths["groups_json"])
     plot_front(front, arms, objectives, k, paths["plot"])
-    return FrontOutputs(front=front, arms=arms, summary=summary, paths=paths)
+    return summary, paths
 
 
 def _penalised_arm(
-    cfg: FrontConfig,
-    model: Any,
-    test: Any,
-    front: pd.DataFrame,
-    arms: list[Arm],
-    spread: list[str],
-    log_pop: np.ndarray,
-    vectors: np.ndarray,
-    evaluate_model: Any,
-    extra: dict[str, Any],
+    run: _FrontRun, arms: list[Arm], spread: list[str], extra: dict[str, Any]
 ) -> Arm:
-    """The model at one π with ranking ``h·e − c·logpop`` (standardised ``α``)."""
+    """The model at one π with ranking ``h·e − c·logpop`` (standardised ``α``).
+
+    π is ``[front] penalised_pi`` or the front group nearest the centre of the groups in
+    the standardised ``spread`` space; ``α`` is ``[front] popularity_penalty`` or
+    calibrated (:func:`_calibrate_alpha`). Notes go into ``extra["popularity_penalised"]``.
+    """
     from paretoalign.data.labels import label_sequences
     from paretoalign.front.policies import ModelServer, popularity_penalty_scale
+    from paretoalign.metrics import evaluate_model
+
+    cfg, model, test, log_pop, vectors = run.cfg, run.model, run.test, run.log_pop, run.vectors
 
     objectives = tuple(model.objectives)
     front_arms = [a for a in arms if a.variant == "front"]

@@ -48,6 +48,7 @@ from typing import Any, Literal
 import numpy as np
 
 from paretoalign.front.inference import last_position_states
+from paretoalign.metrics import log_popularity
 
 Exclude = Literal["none", "current", "history"]
 _EXCLUDE = ("none", "current", "history")
@@ -274,20 +275,23 @@ def _bucket_widths(length: int) -> np.ndarray:
 
 
 def item_log_popularity(log: Any, n_items: int | None = None) -> np.ndarray:
-    """``log(1 + clicks)`` of every item in a :class:`~paretoalign.data.SessionLog`.
+    """Log click popularity ``ln(1 + clicks_i)`` of every item of a session log.
+
+    The click counts of :class:`~paretoalign.data.SessionLog` ``log`` (items ``1..n``,
+    ``n = n_items`` or ``log.n_items``; ids above ``n`` are not counted) through
+    :func:`paretoalign.metrics.log_popularity` (add-one smoothing). The one definition of
+    item popularity used by the front, the experiment and the validation worlds.
 
     Returns
     -------
-    ndarray(float32, shape=(n_items + 1,))
+    ndarray(float64, shape=(n + 1,))
         Entry 0 (padding) is 0.
     """
     from paretoalign.data import CLICK
 
     n = log.n_items if n_items is None else int(n_items)
     counts = np.bincount(log.aid[log.type == CLICK].astype(np.int64), minlength=n + 1)[: n + 1]
-    pop = np.log1p(counts).astype(np.float32)
-    pop[0] = 0.0
-    return pop
+    return log_popularity(counts)
 
 
 def popularity_penalty_scale(server: ModelServer, history: np.ndarray, pi: Any) -> float:

@@ -6,7 +6,8 @@ evaluated on the test log twice:
 * **offline metrics** — :func:`paretoalign.metrics.evaluate_model` (MultiTRON's protocol:
   every position, full catalogue, top-``k``, seen items not excluded; global ratios);
 * **losses** — :func:`evaluate_losses`: the training objective's per-objective losses
-  :math:`L_k` and the regulariser :math:`L_{reg}` (method brief §2.6–2.7), computed from
+  :math:`L_k` and the regulariser :math:`L_{reg}` (book: method page, ``method-losses``),
+  computed from
   the model package's public pieces exactly as its training step does: negatives from
   :func:`paretoalign.model.sampling.sample_negatives`, the kept hardest negative logits
   from :func:`~paretoalign.model.sampling.hard_negative_logits`, the per-position losses
@@ -67,7 +68,8 @@ def batch_loss_sums(
     Notes
     -----
     The training step's per-position losses and regulariser at ``π``
-    (:func:`paretoalign.model.training.position_losses`, method brief §2.6-2.7), without
+    (:func:`paretoalign.model.training.position_losses`; book: method page,
+    ``method-losses``), without
     the training-only ``loss_weights``: the front's loss coordinates are the raw losses.
     """
     import torch

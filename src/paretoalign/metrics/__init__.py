@@ -1,6 +1,6 @@
 """Offline metrics of ranked lists: Numba kernels behind checked, documented entry points.
 
-Three tiers per kernel (house style): :mod:`paretoalign.metrics.reference` is the
+Three tiers per kernel: :mod:`paretoalign.metrics.reference` is the
 readable NumPy specification, ``_kernels`` the Numba implementation (one-row helpers,
 ``prange`` batch loops, thread-count independent float64 sums) and the functions here
 the public façade that validates its inputs.
@@ -29,7 +29,7 @@ from paretoalign.metrics._evaluate import (
 )
 from paretoalign.metrics._otto import OTTO_WEIGHTS, otto_weighted_recall
 from paretoalign.metrics._paired import RATIO_SUMS, metrics_from_sums, paired_bootstrap
-from paretoalign.metrics._streaming import evaluate_model, evaluate_recommender
+from paretoalign.metrics._streaming import EvalOptions, evaluate_model, evaluate_recommender
 
 __all__ = [
     "METRIC_NAMES",
@@ -37,6 +37,7 @@ __all__ = [
     "RATIO_SUMS",
     "STANDARD_METRICS",
     "SUM_COLUMNS",
+    "EvalOptions",
     "MetricAccumulator",
     "UndefinedMetricWarning",
     "evaluate",

@@ -11,7 +11,9 @@ mean is available with ``batch_sessions``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -76,45 +78,113 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, unit="session", disable=not enabled, desc=desc, leave=False)
 
 
-def _accumulator(
-    k: int,
-    n_items: int,
-    item_log_popularity: Any,
-    item_vectors: Any,
-    metrics: Sequence[str] | None,
-    batch_sessions: int | None,
-) -> MetricAccumulator:
-    return MetricAccumulator(
-        k=k,
-        has_cart=True,
-        has_order=True,
-        n_items=n_items,
-        item_log_popularity=item_log_popularity,
-        item_vectors=item_vectors,
-        metrics=metrics,
-        batch_mode=batch_sessions is not None,
-    )
+def _session_mode(per_session: bool, batch_sessions: int | None) -> int | None:
+    """``batch_sessions`` for the evaluation: one session per batch when ``per_session``."""
+    if not per_session:
+        return batch_sessions
+    if batch_sessions is not None:
+        raise ValueError("per_session=True and batch_sessions exclude each other")
+    return 1
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How a log is streamed through a ranker and the metrics.
+
+    Shared by :func:`evaluate_model` and :func:`evaluate_recommender`, which take these
+    fields as keyword arguments (or a whole ``options=EvalOptions(...)``).
+
+    Attributes
+    ----------
+    k, max_len : int
+        Cut-off and padded sequence length (MultiTRON: 20, 50).
+    block_sessions : int
+        Sessions per block (memory grows linearly with it).
+    progress : bool
+        Show a tqdm bar over sessions.
+    item_log_popularity, item_vectors, metrics
+        As in :func:`paretoalign.metrics.evaluate` (coverage uses the catalogue size).
+    batch_sessions : int, optional
+        MultiTRON's per-batch mean over consecutive batches of this many sessions (its
+        ``batch_size`` 256; the trailing partial batch is dropped). Default: global ratios.
+    threads : int, optional
+        Numba threads for the metric kernels (results do not depend on it).
+    label_fn : callable, optional
+        Replacement for :func:`paretoalign.data.labels.label_sequences` (same signature).
+    per_session : bool
+        Return the sufficient statistics of every session instead of the metrics: one
+        row per session of the log (a session without positions gives a row of zeros),
+        columns :data:`paretoalign.metrics.SUM_COLUMNS`. Feed them to
+        :func:`paretoalign.metrics.metrics_from_sums` (the same global metrics) or
+        :func:`paretoalign.metrics.paired_bootstrap` (compare two rankers on the same
+        sessions). Excludes ``batch_sessions``.
+    """
+
+    k: int = 20
+    max_len: int = 50
+    block_sessions: int = 2048
+    progress: bool = True
+    item_log_popularity: np.ndarray | None = None
+    item_vectors: np.ndarray | None = None
+    metrics: Sequence[str] | None = None
+    batch_sessions: int | None = None
+    threads: int | None = None
+    label_fn: Callable[..., Any] | None = None
+    per_session: bool = False
+
+    @classmethod
+    def from_arguments(cls, options: EvalOptions | None, fields: dict[str, Any]) -> EvalOptions:
+        """``options`` (or the defaults) with ``fields`` replaced, checked.
+
+        Raises TypeError naming an unknown field, ValueError for a bad value.
+        """
+        unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise TypeError(f"unknown evaluation option(s) {unknown}")
+        opts = dataclasses.replace(options or cls(), **fields)
+        batch_sessions = _session_mode(bool(opts.per_session), opts.batch_sessions)
+        if batch_sessions is not None:
+            batch_sessions = _check_positive(batch_sessions, "batch_sessions")
+        return dataclasses.replace(
+            opts,
+            k=_check_positive(opts.k, "k"),
+            max_len=_check_positive(opts.max_len, "max_len"),
+            block_sessions=_check_positive(opts.block_sessions, "block_sessions"),
+            batch_sessions=batch_sessions,
+            per_session=bool(opts.per_session),
+        )
+
+    def accumulator(self, n_items: int) -> MetricAccumulator:
+        """A fresh :class:`MetricAccumulator` for these options and ``n_items`` items."""
+        return MetricAccumulator(
+            k=self.k,
+            has_cart=True,
+            has_order=True,
+            n_items=n_items,
+            item_log_popularity=self.item_log_popularity,
+            item_vectors=self.item_vectors,
+            metrics=self.metrics,
+            batch_mode=self.batch_sessions is not None,
+        )
 
 
 def _stream(
     log: SessionLog,
     rank_block: Callable[[Any], np.ndarray],
-    accumulator: MetricAccumulator,
-    *,
-    max_len: int,
-    block_sessions: int,
-    batch_sessions: int | None,
-    progress: bool,
+    opts: EvalOptions,
+    n_items: int,
     desc: str,
-    label_fn: Callable[..., Any] | None,
-    threads: int | None,
-    per_session: bool = False,
 ) -> pd.DataFrame:
+    """Label ``log`` block by block, rank each block's positions with ``rank_block`` (top-k
+    ids ``int32[P, k]`` of the block's real positions, row-major) and accumulate."""
+    label_fn = opts.label_fn
     if label_fn is None:
         from paretoalign.data.labels import label_sequences as label_fn
-    with _numba_threads(threads), _progress(log.n_sessions, progress, desc) as bar:
-        for s0, s1 in _blocks(log, block_sessions, batch_sessions):
-            labelled = label_fn(log[s0:s1], max_len)
+    accumulator = opts.accumulator(n_items)
+    batch_sessions = opts.batch_sessions
+    with _numba_threads(opts.threads), _progress(log.n_sessions, opts.progress, desc) as bar:
+        for s0, s1 in _blocks(log, opts.block_sessions, batch_sessions):
+            labelled = label_fn(log[s0:s1], opts.max_len)
             mask = np.asarray(labelled.mask, dtype=bool)
             ids = rank_block(labelled)
             batches = _batch_offsets(mask, batch_sessions) if batch_sessions else None
@@ -126,16 +196,7 @@ def _stream(
                 batches=batches,
             )
             bar.update(s1 - s0)
-    return accumulator.batch_sums() if per_session else accumulator.result()
-
-
-def _session_mode(per_session: bool, batch_sessions: int | None) -> int | None:
-    """``batch_sessions`` for the evaluation: one session per batch when ``per_session``."""
-    if not per_session:
-        return batch_sessions
-    if batch_sessions is not None:
-        raise ValueError("per_session=True and batch_sessions exclude each other")
-    return 1
+    return accumulator.batch_sums() if opts.per_session else accumulator.result()
 
 
 # ================================================================ the entry points
@@ -144,19 +205,10 @@ def evaluate_model(
     log: SessionLog,
     pi: Any,
     *,
-    k: int = 20,
-    max_len: int = 50,
-    block_sessions: int = 2048,
     exclude_seen: bool = False,
-    progress: bool = True,
-    item_log_popularity: np.ndarray | None = None,
-    item_vectors: np.ndarray | None = None,
-    metrics: Sequence[str] | None = None,
-    batch_sessions: int | None = None,
-    threads: int | None = None,
     topk_fn: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
-    label_fn: Callable[..., Any] | None = None,
-    per_session: bool = False,
+    options: EvalOptions | None = None,
+    **fields: Any,
 ) -> pd.DataFrame:
     r"""Offline metrics of a preference-conditioned model at preference ``pi`` on a log.
 
@@ -166,9 +218,9 @@ def evaluate_model(
     session states ``h`` of shape ``[B, L, d]``; the states at the real positions are
     ranked against ``model.item_embeddings()`` (score ``h . e_j``, item 0 never returned,
     ties to the lower id) by :func:`paretoalign.ranking.topk`; the top-``k`` lists feed a
-    :class:`MetricAccumulator`. This is MultiTRON's protocol (method brief §2.10): every
-    position of every session, full catalogue, seen items not excluded (unless
-    ``exclude_seen``).
+    :class:`MetricAccumulator`. This is MultiTRON's protocol (the book's method page,
+    section *MultiTRON*): every position of every session, full catalogue, seen items
+    not excluded (unless ``exclude_seen``).
 
     Parameters
     ----------
@@ -180,116 +232,81 @@ def evaluate_model(
         The sessions to evaluate (e.g. the test split).
     pi : array_like or Tensor, shape (K,) or (B, K)
         The preference vector, passed to ``encode`` as a float32 tensor.
-    k, max_len : int
-        Cut-off and padded sequence length (MultiTRON: 20, 50).
-    block_sessions : int
-        Sessions per block (memory grows linearly with it).
     exclude_seen : bool
         Drop the items of each position's history (inputs up to it) from its ranking.
-    progress : bool
-        Show a tqdm bar over sessions.
-    item_log_popularity, item_vectors, metrics
-        As in :func:`paretoalign.metrics.evaluate` (coverage uses ``model.n_items``).
-    batch_sessions : int, optional
-        MultiTRON's per-batch mean over consecutive batches of this many sessions (its
-        ``batch_size`` 256; the trailing partial batch is dropped). Default: global ratios.
-    threads : int, optional
-        Numba threads for the metric kernels (results do not depend on it).
-    topk_fn, label_fn : callable, optional
-        Replacements for :func:`paretoalign.ranking.topk` and
-        :func:`paretoalign.data.labels.label_sequences` (same signatures).
-    per_session : bool
-        Return the sufficient statistics of every session instead of the metrics: one
-        row per session of ``log`` (a session without positions gives a row of zeros),
-        columns :data:`paretoalign.metrics.SUM_COLUMNS`. Feed them to
-        :func:`paretoalign.metrics.metrics_from_sums` (the same global metrics) or
-        :func:`paretoalign.metrics.paired_bootstrap` (compare two rankers on the same
-        sessions). Excludes ``batch_sessions``.
+    topk_fn : callable, optional
+        Replacement for :func:`paretoalign.ranking.topk` (same signature).
+    options, **fields
+        The :class:`EvalOptions` (``k``, ``max_len``, ``block_sessions``, ``progress``,
+        ``item_log_popularity``, ``item_vectors``, ``metrics``, ``batch_sessions``,
+        ``threads``, ``label_fn``, ``per_session``); coverage uses ``model.n_items``.
 
     Returns
     -------
     pandas.DataFrame
         ``metric`` / ``value``, as :func:`paretoalign.metrics.evaluate` (or the
-        per-session sums, see ``per_session``).
+        per-session sums, see :attr:`EvalOptions.per_session`).
     """
     import torch
 
-    k = _check_positive(k, "k")
-    max_len = _check_positive(max_len, "max_len")
-    block_sessions = _check_positive(block_sessions, "block_sessions")
-    batch_sessions = _session_mode(bool(per_session), batch_sessions)
-    if batch_sessions is not None:
-        batch_sessions = _check_positive(batch_sessions, "batch_sessions")
+    opts = EvalOptions.from_arguments(options, fields)
     if not isinstance(log, SessionLog):
         raise TypeError(f"log must be a SessionLog, got {type(log).__name__}")
-    if topk_fn is None:
-        from paretoalign.ranking import topk as topk_fn
     n_items = int(model.n_items)
     if log.n_items > n_items:
         raise ValueError(f"the log has items up to {log.n_items} but the model only {n_items}")
     pi_t = torch.as_tensor(np.asarray(pi, dtype=np.float32) if not torch.is_tensor(pi) else pi)
     pi_t = pi_t.to(torch.float32)
     was_training = bool(getattr(model, "training", False))
-    accumulator = _accumulator(
-        k, n_items, item_log_popularity, item_vectors, metrics, batch_sessions
-    )
     try:
         if hasattr(model, "eval"):
             model.eval()
         with torch.no_grad():
-            items = model.item_embeddings().detach().to(torch.float32).cpu().numpy()
-            items = np.ascontiguousarray(items)
-            if items.shape[0] != n_items + 1:
-                raise ValueError(
-                    f"item_embeddings() has {items.shape[0]} rows, expected n_items + 1 = {n_items + 1}"
-                )
-
-            def rank_block(labelled: Any) -> np.ndarray:
-                mask = np.asarray(labelled.mask, dtype=bool)
-                if not mask.any():
-                    return np.zeros((0, k), dtype=np.int32)
-                inputs = torch.from_numpy(np.ascontiguousarray(labelled.inputs)).long()
-                states = model.encode(inputs, pi_t)
-                queries = states[torch.from_numpy(mask)].detach().to(torch.float32).cpu().numpy()
-                exclude = _seen_csr(_histories(labelled.inputs, mask)) if exclude_seen else None
-                _, ids = topk_fn(np.ascontiguousarray(queries), items, k, exclude=exclude)
-                return ids
-
-            return _stream(
-                log,
-                rank_block,
-                accumulator,
-                max_len=max_len,
-                block_sessions=block_sessions,
-                batch_sessions=batch_sessions,
-                progress=progress,
-                desc="evaluate model",
-                label_fn=label_fn,
-                threads=threads,
-                per_session=bool(per_session),
-            )
+            rank_block = _model_ranker(model, pi_t, opts.k, exclude_seen, topk_fn)
+            return _stream(log, rank_block, opts, n_items, "evaluate model")
     finally:
         if was_training and hasattr(model, "train"):
             model.train()
+
+
+def _model_ranker(
+    model: Any, pi: Any, k: int, exclude_seen: bool, topk_fn: Callable[..., Any] | None
+) -> Callable[[Any], np.ndarray]:
+    """The block ranker of :func:`evaluate_model`: encode, take the real positions' states,
+    top-``k`` against the model's item table (read once, here)."""
+    import torch
+
+    if topk_fn is None:
+        from paretoalign.ranking import topk as topk_fn
+    n_items = int(model.n_items)
+    items = np.ascontiguousarray(model.item_embeddings().detach().to(torch.float32).cpu().numpy())
+    if items.shape[0] != n_items + 1:
+        raise ValueError(
+            f"item_embeddings() has {items.shape[0]} rows, expected n_items + 1 = {n_items + 1}"
+        )
+
+    def rank_block(labelled: Any) -> np.ndarray:
+        mask = np.asarray(labelled.mask, dtype=bool)
+        if not mask.any():
+            return np.zeros((0, k), dtype=np.int32)
+        inputs = torch.from_numpy(np.ascontiguousarray(labelled.inputs)).long()
+        states = model.encode(inputs, pi)
+        queries = states[torch.from_numpy(mask)].detach().to(torch.float32).cpu().numpy()
+        exclude = _seen_csr(_histories(labelled.inputs, mask)) if exclude_seen else None
+        _, ids = topk_fn(np.ascontiguousarray(queries), items, k, exclude=exclude)
+        return ids
+
+    return rank_block
 
 
 def evaluate_recommender(
     rec: Any,
     log: SessionLog,
     *,
-    k: int = 20,
-    max_len: int = 50,
-    block_sessions: int = 2048,
     batch_positions: int = 4096,
-    progress: bool = True,
     n_items: int | None = None,
-    item_log_popularity: np.ndarray | None = None,
-    item_vectors: np.ndarray | None = None,
-    metrics: Sequence[str] | None = None,
-    batch_sessions: int | None = None,
-    threads: int | None = None,
-    label_fn: Callable[..., Any] | None = None,
-    per_session: bool = False,
+    options: EvalOptions | None = None,
+    **fields: Any,
 ) -> pd.DataFrame:
     """Offline metrics of any recommender with ``recommend(history, k)`` on a log.
 
@@ -304,26 +321,21 @@ def evaluate_recommender(
     rec : object
         With ``recommend(history: int32[B, L], k: int) -> int32[B, k]`` (the baselines,
         ``ConditionedPolicy``).
+    batch_positions : int
+        Requests per ``recommend`` call.
     n_items : int, optional
         Catalogue size for validation and coverage (default ``log.n_items``).
-
-    Other parameters (``per_session`` included) are those of :func:`evaluate_model`.
+    options, **fields
+        The :class:`EvalOptions`, as in :func:`evaluate_model`.
     """
-    k = _check_positive(k, "k")
-    max_len = _check_positive(max_len, "max_len")
-    block_sessions = _check_positive(block_sessions, "block_sessions")
+    opts = EvalOptions.from_arguments(options, fields)
     batch_positions = _check_positive(batch_positions, "batch_positions")
-    batch_sessions = _session_mode(bool(per_session), batch_sessions)
-    if batch_sessions is not None:
-        batch_sessions = _check_positive(batch_sessions, "batch_sessions")
     if not isinstance(log, SessionLog):
         raise TypeError(f"log must be a SessionLog, got {type(log).__name__}")
     if not callable(getattr(rec, "recommend", None)):
         raise TypeError(f"{type(rec).__name__} has no recommend(history, k) method")
     n_items = log.n_items if n_items is None else n_items
-    accumulator = _accumulator(
-        k, n_items, item_log_popularity, item_vectors, metrics, batch_sessions
-    )
+    k = opts.k
 
     def rank_block(labelled: Any) -> np.ndarray:
         mask = np.asarray(labelled.mask, dtype=bool)
@@ -342,16 +354,4 @@ def evaluate_recommender(
             out[lo : lo + len(chunk)] = answer
         return out
 
-    return _stream(
-        log,
-        rank_block,
-        accumulator,
-        max_len=max_len,
-        block_sessions=block_sessions,
-        batch_sessions=batch_sessions,
-        progress=progress,
-        desc="evaluate recommender",
-        label_fn=label_fn,
-        threads=threads,
-        per_session=bool(per_session),
-    )
+    return _stream(log, rank_block, opts, n_items, "evaluate recommender")

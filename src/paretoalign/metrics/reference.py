@@ -1,6 +1,6 @@
 """Readable NumPy references: the executable specification of every metric kernel.
 
-Nothing here is fast or clever; each function says the formula of the method brief
+Nothing here is fast or clever; each function says the formula of the book's method page
 (§2.10, §4.4) in vectorised NumPy or a plain loop, so a reader can check it line by line
 and the Numba kernels (:mod:`paretoalign.metrics._kernels`) can be tested against it.
 The references do **not** validate their inputs (the public façade does); call them only
@@ -18,7 +18,7 @@ Conventions shared with the kernels
   denominator gives NaN. Batch mode (``batch_size``): the ratio is taken per consecutive
   block of ``batch_size`` rows (the trailing partial block is dropped) with the
   denominator clamped at :data:`BATCH_EPS`, and the per-batch values are averaged —
-  MultiTRON's Lightning logging (method brief §2.10).
+  MultiTRON's Lightning logging (book: method page, ``method-front-metrics``).
 """
 
 from __future__ import annotations

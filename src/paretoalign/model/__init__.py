@@ -2,7 +2,10 @@
 
 Public API
 ----------
-PreferenceRecommender
+Architecture, ModelSpec
+    The model's settings, declared once (``TrainConfig`` inherits ``Architecture``;
+    ``ModelSpec`` = architecture + ``n_items`` + ``objectives``, saved in ``model.json``).
+PreferenceRecommender(spec)
     ``encode(inputs LongTensor[B, L], pi Tensor[K] | Tensor[B, K]) -> Tensor[B, L, d]``,
     ``item_embeddings() -> Tensor[N + 1, d]`` (row 0 = padding; score = ``h @ E.T``),
     ``objectives``, ``n_items``.
@@ -18,15 +21,17 @@ TransformerBackbone, GRUBackbone, PreferenceAdapter
     The building blocks.
 """
 
+from paretoalign.model.architecture import Architecture, ModelSpec
 from paretoalign.model.backbones import GRUBackbone, PreferenceAdapter, TransformerBackbone
 from paretoalign.model.baselines import CovisitationRecommender, PopularityRecommender
 from paretoalign.model.config import MULTITRON_DEFAULTS, TrainConfig, from_multitron_json
 from paretoalign.model.io import load_checkpoint, load_model, model_metadata, save_model
-from paretoalign.model.recommender import ModelSpec, PreferenceRecommender
+from paretoalign.model.recommender import PreferenceRecommender
 from paretoalign.model.training import TrainResult, train
 
 __all__ = [
     "MULTITRON_DEFAULTS",
+    "Architecture",
     "CovisitationRecommender",
     "GRUBackbone",
     "ModelSpec",

@@ -1,6 +1,7 @@
 """Preference conditioning and the sequence backbones it feeds.
 
-The conditioning adapter is MultiTRON's only change to TRON (method brief §2.2-2.3): the
+The conditioning adapter is MultiTRON's only change to TRON (book: method page,
+``method-conditioning``): the
 preference vector ``π`` (``K`` entries on the simplex) is concatenated to every input
 item embedding, passed through one linear layer, scaled and shifted by learned positions,
 
@@ -86,7 +87,7 @@ class TransformerBackbone(nn.Module):
 
     ``nn.TransformerEncoderLayer(d, nhead, dim_feedforward=d, dropout, batch_first=True,
     norm_first=True)`` x ``num_layers`` plus ``LayerNorm(d)``, with the causal + padding
-    mask of :func:`attention_mask` (method brief §2.2).
+    mask of :func:`attention_mask` (book: method page, ``method-conditioning``).
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 
 Every field has the project's default; ``multitron_faithful = true`` switches the defaults
 of every field that is *not* given explicitly to the reference implementation's values
-(``otto-de/MultiTRON`` ``da0664c``, method brief §2.8), so
+(``otto-de/MultiTRON`` ``da0664c``; book: method page, ``method-deviations``), so
 
 .. code-block:: toml
 
@@ -13,12 +13,12 @@ trains exactly as the reference does (one deliberate exception: mixed precision 
 where CUDA exists, see ``precision``). :func:`from_multitron_json` reads the reference's
 own JSON files (``configs/otto/tron_200hs_3l_256bs_10epoch_beta05_reg05.json``, ...).
 
-Deviations of the project defaults from the reference, and why (measured effects are in
-the model engineer's report and the book's training chapter):
+Deviations of the project defaults from the reference, and why (the book's method page,
+``method-deviations``, and its training chapter show their effects):
 
 * ``lr`` 2e-3 with linear warm-up and cosine decay (reference: constant 1e-4). With 1e-4
   the reference's click recall after an epoch is no better than most-popular
-  (method brief §6).
+  (book: method page, ``method-deviations``).
 * ``logq_correction`` (reference: none). In-batch negatives are drawn in proportion to
   popularity; without the correction popular items are over-penalised.
 * ``remove_accidental_hits`` (reference: none): a negative equal to the target is dropped.
@@ -41,7 +41,9 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from paretoalign.model.architecture import Architecture
 
 __all__ = [
     "MULTITRON_DEFAULTS",
@@ -50,10 +52,11 @@ __all__ = [
     "from_multitron_json",
 ]
 
-#: Objectives a model can be trained for (method brief §2.6).
+#: Objectives a model can be trained for (book: method page, ``method-losses``).
 OBJECTIVES: tuple[str, ...] = ("clicks", "carts", "orders", "distortion")
 
-#: The reference implementation's choices (method brief §2.8, checklist §5).
+#: The reference implementation's choices (``otto-de/MultiTRON`` ``da0664c``; book: method
+#: page, ``method-deviations``).
 MULTITRON_DEFAULTS: dict[str, Any] = {
     "objectives": ("clicks", "orders"),
     "backbone": "transformer",
@@ -98,7 +101,7 @@ MULTITRON_DEFAULTS: dict[str, Any] = {
 }
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(Architecture):
     """Hyperparameters of one training run (the ``[train]`` table; unknown keys rejected).
 
     Attributes are documented inline; ``Field`` descriptions repeat them for ``--help``.
@@ -115,33 +118,7 @@ class TrainConfig(BaseModel):
     objectives: tuple[Literal["clicks", "carts", "orders", "distortion"], ...] = Field(
         ("clicks", "carts", "orders"), description="2 to 4 distinct objectives, in π order"
     )
-    backbone: Literal["transformer", "gru"] = "transformer"
-    hidden_size: int = Field(64, ge=2, description="d: embedding and state width")
-    num_layers: int = Field(2, ge=1)
-    num_heads: int = Field(1, ge=1, description="attention heads (MultiTRON: 1)")
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
-    share_embeddings: bool = Field(True, description="one item table for inputs and scores")
-    ffn_size: int | None = Field(
-        None, ge=1, description="transformer feed-forward width (None: d, as MultiTRON)"
-    )
-    normalize_items: bool = Field(
-        False, description="unit-length item vectors times a learned length (cosine scores)"
-    )
-    identity_init: bool = Field(
-        False, description="start the adapter's item weights and attention V/O as identity"
-    )
-    item_codes: float = Field(
-        0.0, ge=0.0, description="initial length of fixed random item identity codes (0: none)"
-    )
-    copy_recent: int = Field(
-        0, ge=0, description="R: add π-gated vectors of the last R input items to the state"
-    )
-    pi_item_bias: bool = Field(
-        False, description="per-item, per-objective biases weighted by π (score + π·b_j)"
-    )
-    max_len: int | None = Field(
-        None, ge=1, description="L (None: the profile's [data] max_len); fixed left padding"
-    )
+    # the architecture (backbone ... pi_item_bias, max_len): inherited from Architecture
 
     # ---------------------------------------------------------------- objectives
     beta: float | tuple[float, ...] = Field(
@@ -240,8 +217,6 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 f"loss_weights needs {len(self.objectives)} positive values, got {self.loss_weights}"
             )
-        if self.hidden_size % self.num_heads:
-            raise ValueError("hidden_size must be a multiple of num_heads")
         if self.num_uniform_negatives + self.num_batch_negatives == 0 and (
             "clicks" in self.objectives
         ):
@@ -313,7 +288,8 @@ _MULTITRON_IGNORED = {
     "dataset",  # the data set comes from the profile's [data] table
     "limit_val_batches",  # validation is the summary evaluation here
     "accelerator",  # --device on the command line
-    # only read in eventwise/sessionwise sampling; batchwise ignores it (method brief §2.5)
+    # only read in eventwise/sessionwise sampling; batchwise ignores it
+    # (book: method page, ``method-negatives``)
     "reject_uniform_session_items",
 }
 

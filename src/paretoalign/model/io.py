@@ -18,8 +18,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from paretoalign.data.sessionlog import atomic_path
-from paretoalign.model.recommender import ModelSpec, PreferenceRecommender
+from paretoalign.io import atomic_path, write_json
+from paretoalign.model.architecture import ModelSpec
+from paretoalign.model.recommender import PreferenceRecommender
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -48,8 +49,7 @@ def save_model(
     with atomic_path(directory / MODEL_WEIGHTS) as tmp:
         save_file(state, str(tmp))
     meta = {"format_version": _FORMAT_VERSION, "spec": model.spec.model_dump(), **(extra or {})}
-    with atomic_path(directory / MODEL_JSON) as tmp:
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(meta, directory / MODEL_JSON)
     return directory
 
 

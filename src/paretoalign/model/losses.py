@@ -1,4 +1,6 @@
-"""Per-position losses of the objectives and the preference regularisers (method brief §2.6-2.7).
+"""Per-position losses of the objectives and the preference regularisers.
+
+The book's method page states them (sections ``method-losses`` and ``method-epo``).
 
 All functions work on the ``M`` real (masked-in) positions of a batch and return one
 value per position; the batch loss of objective ``k`` is ``L_k = sum_m l_{m,k} / n``

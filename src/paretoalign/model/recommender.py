@@ -18,12 +18,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from paretoalign.model.architecture import Architecture, ModelSpec
 from paretoalign.model.backbones import GRUBackbone, PreferenceAdapter, TransformerBackbone
 
-__all__ = ["ModelSpec", "PreferenceRecommender", "first_real_column"]
+__all__ = ["Architecture", "ModelSpec", "PreferenceRecommender", "first_real_column"]
 
 
 def first_real_column(inputs: torch.Tensor) -> int:
@@ -39,69 +39,47 @@ def first_real_column(inputs: torch.Tensor) -> int:
     return int(used[0, 0]) if used.numel() else length - 1
 
 
-class ModelSpec(BaseModel):
-    """Everything needed to rebuild a :class:`PreferenceRecommender` (saved as JSON)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    n_items: int = Field(ge=1)
-    objectives: tuple[str, ...]
-    backbone: str = "transformer"
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 1
-    dropout: float = 0.05
-    max_len: int = 50
-    share_embeddings: bool = True
-    ffn_size: int | None = None
-    normalize_items: bool = False
-    identity_init: bool = False
-    item_codes: float = 0.0
-    copy_recent: int = 0
-    pi_item_bias: bool = False
-
-
 class PreferenceRecommender(nn.Module):
     """A preference-conditioned session encoder with shared item embeddings.
 
     Parameters
     ----------
-    n_items : int
-        ``N``; items are ``1..N``, the embedding table has ``N + 1`` rows.
-    objectives : tuple of str
-        Names of the ``K`` objectives, in the order of π's entries.
-    backbone : {"transformer", "gru"}
-    hidden_size, num_layers, num_heads, dropout, max_len
-        ``d``, encoder depth, attention heads (transformer only), dropout, ``L``.
-    share_embeddings : bool
-        One table for inputs and scoring (MultiTRON's ``share_embeddings=true``) or a
-        separate output table.
-    ffn_size : int, optional
-        Feed-forward width of the transformer layers (default ``d``, as MultiTRON).
-    normalize_items : bool
-        Score with unit-length item vectors times one learned length (not in MultiTRON).
-    identity_init : bool
-        Initialise the item path as the identity (:meth:`_identity_init`; not in
-        MultiTRON, which uses PyTorch's default initialisation).
-    item_codes : float
-        Initial length ``c`` of a fixed random identity code added to every item vector
-        (0: none, as MultiTRON). Row ``j`` of both tables becomes ``W_j + c R_j`` with
-        ``R_j ~ N(0, I/d)`` drawn once (a buffer saved with the weights) and ``c``
-        learned. Codes of different items are nearly orthogonal, so a state that
-        attends to a session item can score that item highly even when the item is
-        too rare for its learned vector ``W_j`` to be distinct: a copy path for repeat
-        views, inside the plain inner product.
-    copy_recent : int
-        ``R``: add the output vectors of the last ``R`` input items to each state,
-        weighted by π-dependent gates (:meth:`copy_term`; 0: none, as MultiTRON). The
-        score stays an inner product; it gains ``g_r(π) e_{x_{t-r}} . e_j``, largest for
-        ``j = x_{t-r}``: a copy path for repeat views of rare items.
-    pi_item_bias : bool
-        Give every item one learned bias per objective, ``b_j`` ``[K]``, weighted by π:
-        the score becomes ``h . e_j + π . b_j`` (not in MultiTRON). It is kept an inner
-        product by appending π to the state and ``b_j`` to the item vector, so states
-        and item rows have ``d + K`` columns. The orders column learns which items are
-        ordered when clicked, and π moves the ranking towards them directly.
+    spec : ModelSpec
+        ``n_items`` (``N``; the embedding table has ``N + 1`` rows), ``objectives`` (the
+        ``K`` names in the order of π's entries) and the :class:`Architecture`:
+
+        backbone : {"transformer", "gru"}
+        hidden_size, num_layers, num_heads, dropout, max_len
+            ``d``, encoder depth, attention heads (transformer only), dropout, ``L``.
+        share_embeddings : bool
+            One table for inputs and scoring (MultiTRON's ``share_embeddings=true``) or a
+            separate output table.
+        ffn_size : int, optional
+            Feed-forward width of the transformer layers (default ``d``, as MultiTRON).
+        normalize_items : bool
+            Score with unit-length item vectors times one learned length (not in MultiTRON).
+        identity_init : bool
+            Initialise the item path as the identity (:meth:`_identity_init`; not in
+            MultiTRON, which uses PyTorch's default initialisation).
+        item_codes : float
+            Initial length ``c`` of a fixed random identity code added to every item vector
+            (0: none, as MultiTRON). Row ``j`` of both tables becomes ``W_j + c R_j`` with
+            ``R_j ~ N(0, I/d)`` drawn once (a buffer saved with the weights) and ``c``
+            learned. Codes of different items are nearly orthogonal, so a state that
+            attends to a session item can score that item highly even when the item is
+            too rare for its learned vector ``W_j`` to be distinct: a copy path for repeat
+            views, inside the plain inner product.
+        copy_recent : int
+            ``R``: add the output vectors of the last ``R`` input items to each state,
+            weighted by π-dependent gates (:meth:`copy_term`; 0: none, as MultiTRON). The
+            score stays an inner product; it gains ``g_r(π) e_{x_{t-r}} . e_j``, largest for
+            ``j = x_{t-r}``: a copy path for repeat views of rare items.
+        pi_item_bias : bool
+            Give every item one learned bias per objective, ``b_j`` ``[K]``, weighted by π:
+            the score becomes ``h . e_j + π . b_j`` (not in MultiTRON). It is kept an inner
+            product by appending π to the state and ``b_j`` to the item vector, so states
+            and item rows have ``d + K`` columns. The orders column learns which items are
+            ordered when clicked, and π moves the ranking towards them directly.
 
     Attributes
     ----------
@@ -110,92 +88,50 @@ class PreferenceRecommender(nn.Module):
     spec : ModelSpec
     """
 
-    def __init__(
-        self,
-        n_items: int,
-        objectives: tuple[str, ...] | list[str],
-        *,
-        backbone: str = "transformer",
-        hidden_size: int = 64,
-        num_layers: int = 2,
-        num_heads: int = 1,
-        dropout: float = 0.05,
-        max_len: int = 50,
-        share_embeddings: bool = True,
-        ffn_size: int | None = None,
-        normalize_items: bool = False,
-        identity_init: bool = False,
-        item_codes: float = 0.0,
-        copy_recent: int = 0,
-        pi_item_bias: bool = False,
-    ) -> None:
+    def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
-        objectives = tuple(objectives)
-        if n_items < 1:
-            raise ValueError(f"n_items must be >= 1, got {n_items}")
-        if len(objectives) < 1:
-            raise ValueError("need at least one objective")
-        if backbone not in ("transformer", "gru"):
-            raise ValueError(f"backbone must be 'transformer' or 'gru', got {backbone!r}")
-        self.spec = ModelSpec(
-            n_items=n_items,
-            objectives=objectives,
-            backbone=backbone,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            dropout=dropout,
-            max_len=max_len,
-            share_embeddings=share_embeddings,
-            ffn_size=ffn_size,
-            normalize_items=normalize_items,
-            identity_init=identity_init,
-            item_codes=item_codes,
-            copy_recent=copy_recent,
-            pi_item_bias=pi_item_bias,
-        )
-        self.objectives = objectives
+        if not isinstance(spec, ModelSpec):
+            raise TypeError(f"spec must be a ModelSpec, got {type(spec).__name__}")
+        self.spec = spec
+        n_items, d, n_obj = spec.n_items, spec.hidden_size, len(spec.objectives)
+        self.objectives = tuple(spec.objectives)
         self.n_items = int(n_items)
-        self.max_len = int(max_len)
-        self.item_embedding = nn.Embedding(n_items + 1, hidden_size, padding_idx=0)
+        self.max_len = int(spec.max_len)
+        self.item_embedding = nn.Embedding(n_items + 1, d, padding_idx=0)
         nn.init.xavier_uniform_(self.item_embedding.weight)
         self.output_embedding: nn.Embedding | None = None
-        if not share_embeddings:
-            self.output_embedding = nn.Embedding(n_items + 1, hidden_size, padding_idx=0)
+        if not spec.share_embeddings:
+            self.output_embedding = nn.Embedding(n_items + 1, d, padding_idx=0)
             nn.init.xavier_uniform_(self.output_embedding.weight)
-        self.normalize_items = bool(normalize_items)
+        self.normalize_items = bool(spec.normalize_items)
         #: log of the item-vector length when ``normalize_items`` (learned; starts at 1)
-        self.log_item_scale = nn.Parameter(torch.zeros(())) if normalize_items else None
-        if item_codes < 0:
-            raise ValueError(f"item_codes must be >= 0, got {item_codes}")
+        self.log_item_scale = nn.Parameter(torch.zeros(())) if spec.normalize_items else None
         #: fixed random identity codes ``R`` (row 0, padding, = 0) and the log of their length ``c``
         codes = None
         self.log_code_scale: nn.Parameter | None = None
-        if item_codes > 0:
-            codes = torch.randn(n_items + 1, hidden_size) / hidden_size**0.5
+        if spec.item_codes > 0:
+            codes = torch.randn(n_items + 1, d) / d**0.5
             codes[0] = 0.0
-            self.log_code_scale = nn.Parameter(torch.tensor(float(item_codes)).log())
+            self.log_code_scale = nn.Parameter(torch.tensor(float(spec.item_codes)).log())
         self.item_code_table: torch.Tensor | None
         self.register_buffer("item_code_table", codes)
-        if copy_recent < 0 or copy_recent > max_len:
-            raise ValueError(f"copy_recent must be in 0..max_len, got {copy_recent}")
-        self.copy_recent = int(copy_recent)
+        self.copy_recent = int(spec.copy_recent)
         #: gates ``g(π) = softplus(G π + c)`` of the copy path, ``[R]`` per row
-        self.copy_gate = nn.Linear(len(objectives), copy_recent) if copy_recent else None
+        self.copy_gate = nn.Linear(n_obj, spec.copy_recent) if spec.copy_recent else None
         #: per-item, per-objective biases ``b`` ``[N + 1, K]`` (``pi_item_bias``; start at 0)
         self.item_bias = (
-            nn.Parameter(torch.zeros(n_items + 1, len(objectives))) if pi_item_bias else None
+            nn.Parameter(torch.zeros(n_items + 1, n_obj)) if spec.pi_item_bias else None
         )
-        self.adapter = PreferenceAdapter(hidden_size, len(objectives), max_len)
-        self.input_dropout = nn.Dropout(dropout)
+        self.adapter = PreferenceAdapter(d, n_obj, spec.max_len)
+        self.input_dropout = nn.Dropout(spec.dropout)
         self.backbone: nn.Module
-        if backbone == "transformer":
+        if spec.backbone == "transformer":
             self.backbone = TransformerBackbone(
-                hidden_size, num_layers, num_heads, dropout, ffn_size
+                d, spec.num_layers, spec.num_heads, spec.dropout, spec.ffn_size
             )
         else:
-            self.backbone = GRUBackbone(hidden_size, num_layers, dropout)
-        if identity_init:
+            self.backbone = GRUBackbone(d, spec.num_layers, spec.dropout)
+        if spec.identity_init:
             self._identity_init()
 
     @torch.no_grad()
@@ -218,9 +154,8 @@ class PreferenceRecommender(nn.Module):
 
     @classmethod
     def from_spec(cls, spec: ModelSpec | dict[str, Any]) -> PreferenceRecommender:
-        spec = ModelSpec.model_validate(spec)
-        fields = spec.model_dump()
-        return cls(fields.pop("n_items"), fields.pop("objectives"), **fields)
+        """The model of a spec or of its JSON form (``model.json``'s ``"spec"``)."""
+        return cls(ModelSpec.model_validate(spec))
 
     @property
     def n_objectives(self) -> int:

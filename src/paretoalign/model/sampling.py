@@ -1,4 +1,6 @@
-"""Negative sampling and the hard-negative logits (method brief §2.5), vectorised.
+"""Negative sampling and the hard-negative logits, vectorised.
+
+The book's method page states the scheme (section ``method-negatives``).
 
 Per batch (MultiTRON's ``batchwise`` style):
 

@@ -1,4 +1,7 @@
-"""Training: one preference-conditioned model for the whole front (method brief §2.4-2.8).
+"""Training: one preference-conditioned model for the whole front.
+
+The book's method page states π's sampling, the negatives and the losses (sections
+``method-sampling``, ``method-negatives``, ``method-losses``).
 
 Each optimiser step
 
@@ -45,6 +48,7 @@ from torch import nn
 
 from paretoalign.data.labels import LabelledSequences, label_sequences
 from paretoalign.data.sessionlog import CLICK, SessionLog
+from paretoalign.model.architecture import ModelSpec
 from paretoalign.model.config import TrainConfig
 from paretoalign.model.io import (
     CHECKPOINT_NAME,
@@ -53,7 +57,7 @@ from paretoalign.model.io import (
     save_model,
 )
 from paretoalign.model.losses import cosine_penalty, epo_regulariser, objective_losses
-from paretoalign.model.recommender import ModelSpec, PreferenceRecommender, first_real_column
+from paretoalign.model.recommender import PreferenceRecommender, first_real_column
 from paretoalign.model.sampling import BatchNegatives, hard_negative_logits, sample_negatives
 
 __all__ = [
@@ -62,6 +66,7 @@ __all__ = [
     "TrainResult",
     "build_model",
     "compute_loss",
+    "to_device",
     "train",
 ]
 
@@ -336,12 +341,17 @@ def compute_loss(
 def build_model(cfg: TrainConfig, n_items: int) -> PreferenceRecommender:
     """The model of ``cfg`` for ``n_items`` items, initialised from ``cfg.seed``.
 
-    Every field of :class:`~paretoalign.model.recommender.ModelSpec` is taken from the
-    ``TrainConfig`` field of the same name (``max_len`` resolved), so an architecture
-    setting is declared in the config and the spec only.
+    ``cfg`` is an :class:`~paretoalign.model.architecture.Architecture`; the spec is that
+    architecture with ``n_items``, ``cfg.objectives`` and ``max_len`` resolved.
     """
-    fields = {name: getattr(cfg, name) for name in ModelSpec.model_fields if hasattr(cfg, name)}
-    spec = ModelSpec(**{**fields, "n_items": n_items, "max_len": resolved_max_len(cfg)})
+    spec = ModelSpec(
+        **{
+            **cfg.architecture().model_dump(),
+            "n_items": n_items,
+            "objectives": cfg.objectives,
+            "max_len": resolved_max_len(cfg),
+        }
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_seed(cfg.seed, _INIT_STREAM))
         return PreferenceRecommender.from_spec(spec)
@@ -371,7 +381,10 @@ class TrainResult:
         return self.data_seconds / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _to_device(seq: LabelledSequences, rows: slice, device: torch.device) -> dict[str, Any]:
+def to_device(seq: LabelledSequences, rows: slice, device: torch.device) -> dict[str, Any]:
+    """Rows ``rows`` of labelled sequences as tensors on ``device``: ``inputs`` and
+    ``targets`` (int64), ``mask``, ``cart_label``, ``order_label`` and the row's
+    ``session`` index (the batch a training step reads)."""
     return {
         "inputs": torch.from_numpy(seq.inputs[rows]).long().to(device),
         "targets": torch.from_numpy(seq.targets[rows]).long().to(device),
@@ -475,6 +488,31 @@ def train(
         )
 
 
+@dataclass
+class _Run:
+    """Everything one training run's steps share (built by :func:`_start_run`)."""
+
+    cfg: TrainConfig
+    source: BatchSource
+    model: PreferenceRecommender
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+    rank: int
+    world: int
+    n_items: int
+    encoder: nn.Module | None  # the DDP wrapper when world > 1
+    generator: torch.Generator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.generator = torch.Generator(device=self.device)
+
+    @property
+    def total(self) -> int:
+        return self.source.total_steps()
+
+
 def _train(
     cfg: TrainConfig,
     log: SessionLog,
@@ -487,7 +525,46 @@ def _train(
     progress: bool,
     extra_metadata: dict[str, Any] | None,
 ) -> TrainResult:
-    """The body of :func:`train` (arguments already normalised)."""
+    """The body of :func:`train` (arguments already normalised): start (or resume) the
+    run, take the steps with checkpoints, then save the model and the history."""
+    run = _start_run(cfg, log, n_items, device)
+    start, history = _resume(run, out_dir) if resume else (0, [])
+    total = run.total
+    end = total if stop_after is None else min(total, max(stop_after, start))
+    bar = None
+    if progress and run.rank == 0:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
+    seconds = data_seconds = 0.0
+    events = 0
+    run.model.train()
+    fork_devices = [run.device.index or 0] if run.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        for step in range(start, end):
+            record, step_s, data_s, n_global = _step(run, step)
+            seconds += step_s
+            data_seconds += data_s
+            events += n_global
+            history.append(record)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{record['loss']:.4f}", ev_s=f"{events / seconds:,.0f}")
+            done = step + 1
+            if run.rank == 0 and (done % cfg.checkpoint_every == 0 or done == end):
+                _write_checkpoint(
+                    out_dir, run.model, run.optimizer, run.scaler, cfg, run.source, done, history
+                )
+    if bar is not None:
+        bar.close()
+    _finish(run, out_dir, history, finished=end >= total, extra_metadata=extra_metadata)
+    return TrainResult(run.model, end, total, seconds, events, data_seconds, history)
+
+
+def _start_run(
+    cfg: TrainConfig, log: SessionLog, n_items: int | None, device: torch.device
+) -> _Run:
+    """Check the arguments, join the process group (torchrun), build model and optimiser."""
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda requested but CUDA is not available")
     rank, world = _distributed()
@@ -500,124 +577,113 @@ def _train(
     if n_items < log.n_items:
         raise ValueError(f"n_items {n_items} < the log's n_items {log.n_items}")
     source = BatchSource(log, cfg)
-    total = source.total_steps()
-
     model = build_model(cfg, n_items).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
     if device.type != "cuda":
-        autocast_dtype = None  # CPU bf16 autocast is ~10x slower here (method brief §6)
+        autocast_dtype = None  # CPU bf16 autocast is ~10x slower here (book: method page)
     scaler = torch.amp.GradScaler("cuda", enabled=autocast_dtype is torch.float16)
-    history: list[dict[str, Any]] = []
-    start = 0
-    if resume:
-        state = load_checkpoint(out_dir / CHECKPOINT_NAME, device)
-        if state["config"] != cfg.model_dump_json():
-            raise ValueError(
-                f"{out_dir / CHECKPOINT_NAME}: written with a different [train] config; "
-                "resume needs the same one"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        start = int(state["position"]["step"])
-        history = list(state["history"])
-
-    ddp: nn.Module | None = None
+    encoder: nn.Module | None = None
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        ddp = DistributedDataParallel(
+        encoder = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    encoder = ddp if ddp is not None else None
-    local = cfg.batch_size // world
+    return _Run(
+        cfg, source, model, optimizer, scaler, device, autocast_dtype, rank, world, n_items, encoder
+    )
 
-    end = total if stop_after is None else min(total, max(stop_after, start))
-    bar = None
-    if progress and rank == 0:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
-    seconds = data_seconds = 0.0
-    events = 0
-    model.train()
-    generator = torch.Generator(device=device)
-    fork_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
-        for step in range(start, end):
-            t0 = time.perf_counter()
-            seq = source.batch(step)
-            rows = slice(rank * local, (rank + 1) * local)
-            batch = _to_device(seq, rows, device)
-            global_inputs = torch.from_numpy(seq.inputs).long().to(device)
-            n_global = int(seq.mask.sum())
-            t1 = time.perf_counter()
-            pi = torch.as_tensor(draw_pi(cfg, step), dtype=torch.float32, device=device)
-            # clicks is always an objective (TrainConfig), so every step needs negatives
-            generator.manual_seed(_seed(cfg.seed, _NEG_STREAM, step))
-            negatives = batch_negatives(cfg, global_inputs, n_items, generator)
-            torch.manual_seed(_seed(cfg.seed, _DROPOUT_STREAM, step, rank))
-            lr = cfg.lr_at(step, total)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
-            context = (
-                torch.autocast(device.type, dtype=autocast_dtype)
-                if autocast_dtype is not None
-                else contextlib.nullcontext()
-            )
-            normaliser = source.mean_positions if cfg.normalise_by == "mean" else n_global
-            with context:
-                loss, sums, _ = compute_loss(
-                    model,
-                    batch,
-                    pi,
-                    negatives,
-                    cfg,
-                    normaliser=max(normaliser, 1) / world,
-                    encoder=encoder,
-                )
-            scaler.scale(loss).backward()
-            if cfg.grad_clip is not None:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            t2 = time.perf_counter()
-            seconds += t2 - t0
-            data_seconds += t1 - t0
-            events += n_global
-            record = _record(step, lr, pi, sums, cfg, world, n_global)
-            history.append(record)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{record['loss']:.4f}", ev_s=f"{events / seconds:,.0f}")
-            done = step + 1
-            if rank == 0 and (done % cfg.checkpoint_every == 0 or done == end):
-                _write_checkpoint(out_dir, model, optimizer, scaler, cfg, source, done, history)
-    if bar is not None:
-        bar.close()
-    finished = end >= total
+def _resume(run: _Run, out_dir: Path) -> tuple[int, list[dict[str, Any]]]:
+    """Load ``checkpoint.pt`` into the run; return its step and history."""
+    state = load_checkpoint(out_dir / CHECKPOINT_NAME, run.device)
+    if state["config"] != run.cfg.model_dump_json():
+        raise ValueError(
+            f"{out_dir / CHECKPOINT_NAME}: written with a different [train] config; "
+            "resume needs the same one"
+        )
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scaler.load_state_dict(state["scaler"])
+    return int(state["position"]["step"]), list(state["history"])
+
+
+def _step(run: _Run, step: int) -> tuple[dict[str, Any], float, float, int]:
+    """One optimiser step: this rank's rows of batch ``step``, π and negatives seeded by
+    ``(seed, step)``, the loss, backward, clipping, Adam. Returns the history record, the
+    step's seconds, its data seconds and the batch's real positions (all ranks)."""
+    cfg, device = run.cfg, run.device
+    t0 = time.perf_counter()
+    seq = run.source.batch(step)
+    local = cfg.batch_size // run.world
+    batch = to_device(seq, slice(run.rank * local, (run.rank + 1) * local), device)
+    global_inputs = torch.from_numpy(seq.inputs).long().to(device)
+    n_global = int(seq.mask.sum())
+    t1 = time.perf_counter()
+    pi = torch.as_tensor(draw_pi(cfg, step), dtype=torch.float32, device=device)
+    # clicks is always an objective (TrainConfig), so every step needs negatives
+    run.generator.manual_seed(_seed(cfg.seed, _NEG_STREAM, step))
+    negatives = batch_negatives(cfg, global_inputs, run.n_items, run.generator)
+    torch.manual_seed(_seed(cfg.seed, _DROPOUT_STREAM, step, run.rank))
+    lr = cfg.lr_at(step, run.total)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    run.optimizer.zero_grad(set_to_none=True)
+    context = (
+        torch.autocast(device.type, dtype=run.autocast_dtype)
+        if run.autocast_dtype is not None
+        else contextlib.nullcontext()
+    )
+    normaliser = run.source.mean_positions if cfg.normalise_by == "mean" else n_global
+    with context:
+        loss, sums, _ = compute_loss(
+            run.model,
+            batch,
+            pi,
+            negatives,
+            cfg,
+            normaliser=max(normaliser, 1) / run.world,
+            encoder=run.encoder,
+        )
+    run.scaler.scale(loss).backward()
+    if cfg.grad_clip is not None:
+        run.scaler.unscale_(run.optimizer)
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    t2 = time.perf_counter()
+    record = _record(step, lr, pi, sums, cfg, run.world, n_global)
+    return record, t2 - t0, t1 - t0, n_global
+
+
+def _finish(
+    run: _Run,
+    out_dir: Path,
+    history: list[dict[str, Any]],
+    *,
+    finished: bool,
+    extra_metadata: dict[str, Any] | None,
+) -> None:
+    """Save the model and the history (rank 0, once every step is done); sync the ranks."""
     meta: dict[str, Any] = {
-        "train_config": cfg.model_dump(mode="json"),
-        "steps": total,
+        "train_config": run.cfg.model_dump(mode="json"),
+        "steps": run.total,
         **(extra_metadata or {}),
     }
-    if world > 1:
+    if run.world > 1:
         meta["ddp"] = {
-            "world_size": world,
-            "max_parameter_difference_across_ranks": _rank_disagreement(model),
+            "world_size": run.world,
+            "max_parameter_difference_across_ranks": _rank_disagreement(run.model),
         }
-    if rank == 0 and finished:
-        save_model(model, out_dir, meta)
+    if run.rank == 0 and finished:
+        save_model(run.model, out_dir, meta)
         _write_history(out_dir / "history.json", history)
-    if world > 1:
+    if run.world > 1:
         import torch.distributed as dist
 
         dist.barrier()
-    model.eval()
-    return TrainResult(model, end, total, seconds, events, data_seconds, history)
+    run.model.eval()
 
 
 def _rank_disagreement(model: nn.Module) -> float:
@@ -696,7 +762,7 @@ def _write_checkpoint(
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
     import json
 
-    from paretoalign.data.sessionlog import atomic_path
+    from paretoalign.io import atomic_path
 
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(history) + "\n")

@@ -1,7 +1,7 @@
 """``paretoalign experiment``'s work: the online A/B test of the chosen groups in the shop.
 
-Protocol (simulation brief §5.7)
---------------------------------
+Protocol (book: method page, ``method-shop``)
+---------------------------------------------
 1. The shop of the profile (``[shop]``, the world that wrote the offline logs) receives
    ``D`` days of *new* shoppers (``World.experiment_population``, keyed by the
    experiment seed).
@@ -41,7 +41,6 @@ Outputs (``results/<profile>/`` or ``.../aa/``)
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +49,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from paretoalign.data.sessionlog import atomic_path
+from paretoalign.front.files import load_arms
 from paretoalign.front.groups import Arm
 from paretoalign.front.inference import compute_threads
-from paretoalign.front.policies import ConditionedPolicy, GroupRouter, ModelServer
+from paretoalign.front.policies import (
+    ConditionedPolicy,
+    GroupRouter,
+    ModelServer,
+    item_log_popularity,
+)
+from paretoalign.io import write_json, write_parquet
 from paretoalign.online.assignment import assign_groups, hash_unit_interval
 from paretoalign.online.config import ExperimentConfig
 from paretoalign.online.events import GroupLookup, event_log, expected_summary, shopper_day_summary
@@ -63,12 +68,14 @@ from paretoalign.online.stats import ratio_estimate, sample_ratio_mismatch
 __all__ = [
     "ExperimentOutputs",
     "ServingLoop",
+    "ServingSetup",
     "Simulation",
     "analyse",
     "build_policies",
     "expected_kpis",
-    "load_arms",
+    "experiment_arms",
     "run_experiment",
+    "serving_setup",
     "simulate",
     "take_state_rows",
 ]
@@ -81,31 +88,6 @@ def take_state_rows(state: Any, rows: np.ndarray) -> Any:
     """The shop's ``SessionState`` restricted to ``rows`` (every field is row-aligned)."""
     fields = {f.name: getattr(state, f.name)[rows] for f in dataclasses.fields(state)}
     return type(state)(**fields)
-
-
-def load_arms(results: Path) -> tuple[list[Arm], tuple[str, ...]]:
-    """The arms of ``groups.json`` (written by ``paretoalign front``) and the objectives."""
-    path = results / "groups.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing (run `paretoalign front` first)")
-    doc = json.loads(path.read_text())
-    objectives = tuple(doc["objectives"])
-    arms = []
-    for i, rec in enumerate(doc["groups"]):
-        rec = dict(rec)
-        pi = rec.get("pi")
-        if isinstance(pi, dict):
-            missing = [o for o in objectives if o not in pi]
-            if missing:
-                raise ValueError(f"{path}: group {i} lacks pi weights for {missing}")
-            rec["pi"] = [pi[o] for o in objectives]
-        try:
-            arms.append(Arm.from_dict(rec))
-        except TypeError as exc:
-            raise ValueError(f"{path}: group {i} is malformed ({exc})") from exc
-    if not arms:
-        raise ValueError(f"{path}: no groups")
-    return arms, objectives
 
 
 @dataclass
@@ -273,23 +255,6 @@ class ExperimentOutputs:
     srm: dict[str, Any]
     summary: dict[str, Any]
     paths: dict[str, Path]
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-
-
-def _write_json(doc: Any, path: Path) -> None:
-    def default(value: Any) -> Any:
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, np.ndarray):
-            return value.tolist()
-        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(doc, indent=2, default=default) + "\n")
 
 
 def build_policies(
@@ -474,58 +439,96 @@ def analyse(
     }
 
 
-def run_experiment(profile: Any, *, aa: bool = False, progress: bool = True) -> ExperimentOutputs:
-    """Run the online experiment of ``profile`` (see the module docstring)."""
-    from paretoalign.data import CLICK, load_dataset
-    from paretoalign.data.config import DataConfig, dataset_dir
-    from paretoalign.metrics import log_popularity
+@dataclass(frozen=True)
+class ServingSetup:
+    """The shop, the model and one serving object per arm, as the experiment builds them."""
+
+    world: Any
+    model: Any
+    policies: list[Any]
+    config: ExperimentConfig
+
+
+def serving_setup(profile: Any, arms: list[Arm]) -> ServingSetup:
+    """World, model and one serving object per arm for ``profile``'s ``[experiment]``.
+
+    The model server gets the item log-popularity of the train log's clicks
+    (:func:`paretoalign.front.item_log_popularity`); the popularity and co-visitation
+    baselines are fitted on the train log only when an arm serves them.
+    """
+    from paretoalign.data import load_dataset
+    from paretoalign.data.config import dataset_dir
     from paretoalign.model import CovisitationRecommender, PopularityRecommender, load_model
     from paretoalign.world import ShopConfig, World
 
-    t_total = time.perf_counter()
     cfg = profile.section("experiment", ExperimentConfig)
-    data_cfg = profile.section("data", DataConfig)
-    if data_cfg.source != "shop":
-        raise ValueError("the online experiment needs the simulated shop ([data] source = 'shop')")
-    results = profile.results
-    out = results / "aa" if aa else results
-    arms, objectives = load_arms(results)
-    if aa:
-        names = [a.name for a in arms]
-        pick = cfg.aa_arm or next((a.name for a in arms if a.kind == "model"), names[0])
-        if pick not in names:
-            raise ValueError(f"[experiment] aa_arm {pick!r} is not a group ({names})")
-        base = arms[names.index(pick)]
-        arms = [dataclasses.replace(base, name=f"aa_{j + 1}") for j in range(len(names))]
-        control = arms[0].name
-    else:
-        control = "control" if any(a.name == "control" for a in arms) else arms[0].name
-    group_names = [a.name for a in arms]
-
-    t0 = time.perf_counter()
     world = World.build(profile.section("shop", ShopConfig))
     dataset = load_dataset(dataset_dir(profile))
-    model = load_model(results / "train")
-    if tuple(model.objectives) != objectives:
-        raise ValueError(f"groups.json objectives {objectives} != the model's {model.objectives}")
-    clicks = dataset.train.aid[dataset.train.type == CLICK].astype(np.int64)
-    counts = np.bincount(clicks, minlength=model.n_items + 1)[: model.n_items + 1]
+    model = load_model(profile.results / "train")
     server = ModelServer(
         model,
-        item_log_popularity=log_popularity(counts).astype(np.float32),
+        item_log_popularity=item_log_popularity(dataset.train, model.n_items).astype(np.float32),
         batch_size=cfg.encode_batch,
         threads=cfg.threads,
     )
-    baselines = {}
+    baselines: dict[str, Any] = {}
     for arm in arms:
         if arm.variant == "popularity" and "popularity" not in baselines:
             baselines["popularity"] = PopularityRecommender().fit(dataset.train)
         if arm.variant == "covisitation" and "covisitation" not in baselines:
             baselines["covisitation"] = CovisitationRecommender().fit(dataset.train)
     policies = build_policies(
-        arms, server=server, exclude=cfg.exclude, baselines=baselines, world=world, seed=cfg.seed
-    )
-    population = world.experiment_population(
+        list(arms), server=server, exclude=cfg.exclude, baselines=baselines, world=world,
+        seed=cfg.seed,
+    )  # fmt: skip
+    return ServingSetup(world, model, policies, cfg)
+
+
+def experiment_arms(
+    results: Path, cfg: ExperimentConfig, *, aa: bool
+) -> tuple[list[Arm], tuple[str, ...], str]:
+    """The arms of ``groups.json``, their objectives and the control group's name.
+
+    In an A/A run every group serves the same arm (``[experiment] aa_arm``, else the
+    first model arm), renamed ``aa_1 ... aa_G``; its first group is the control.
+    """
+    arms, objectives = load_arms(results)
+    if not aa:
+        control = "control" if any(a.name == "control" for a in arms) else arms[0].name
+        return arms, objectives, control
+    names = [a.name for a in arms]
+    pick = cfg.aa_arm or next((a.name for a in arms if a.kind == "model"), names[0])
+    if pick not in names:
+        raise ValueError(f"[experiment] aa_arm {pick!r} is not a group ({names})")
+    base = arms[names.index(pick)]
+    arms = [dataclasses.replace(base, name=f"aa_{j + 1}") for j in range(len(names))]
+    return arms, objectives, arms[0].name
+
+
+def run_experiment(profile: Any, *, aa: bool = False, progress: bool = True) -> ExperimentOutputs:
+    """Run the online experiment of ``profile`` (see the module docstring).
+
+    The steps: read the arms, build the shop and the serving objects, draw the
+    population, serve it (:func:`simulate`), compute the tables (:func:`analyse`), write
+    them (:func:`_write_tables`) and the run's description (:func:`_experiment_doc`).
+    """
+    from paretoalign.data.config import DataConfig
+
+    t_total = time.perf_counter()
+    cfg = profile.section("experiment", ExperimentConfig)
+    if profile.section("data", DataConfig).source != "shop":
+        raise ValueError("the online experiment needs the simulated shop ([data] source = 'shop')")
+    out = profile.results / "aa" if aa else profile.results
+    arms, objectives, control = experiment_arms(profile.results, cfg, aa=aa)
+    group_names = [a.name for a in arms]
+
+    t0 = time.perf_counter()
+    setup = serving_setup(profile, arms)
+    if tuple(setup.model.objectives) != objectives:
+        raise ValueError(
+            f"groups.json objectives {objectives} != the model's {setup.model.objectives}"
+        )
+    population = setup.world.experiment_population(
         cfg.days, cfg.seed, sessions_per_day=cfg.sessions_per_day
     )
     setup_s = time.perf_counter() - t0
@@ -537,12 +540,12 @@ def run_experiment(profile: Any, *, aa: bool = False, progress: bool = True) -> 
             flush=True,
         )
     sim = simulate(
-        world,
+        setup.world,
         population,
         group_names,
-        policies,
+        setup.policies,
         salt=cfg.salt,
-        history_len=int(model.max_len),
+        history_len=int(setup.model.max_len),
         open_sessions=cfg.open_sessions,
         record_expected=cfg.record_expected,
         impression_log_share=cfg.impression_log_share,
@@ -559,7 +562,25 @@ def run_experiment(profile: Any, *, aa: bool = False, progress: bool = True) -> 
         min_shoppers=cfg.min_cell_shoppers,
     )
     tables_s = time.perf_counter() - t0
+    paths = _write_tables(out, sim, tables)
+    timing = {"setup": setup_s, "serving_loop": sim.seconds, "tables": tables_s}
+    doc = _experiment_doc(
+        profile.name, cfg, aa, arms, objectives, control, len(population), sim, tables, timing
+    )
+    doc["timing_s"]["total"] = time.perf_counter() - t_total
+    write_json(doc, paths["experiment"])
+    kpis = tables["kpis"]
+    if progress:
+        whole = kpis[kpis["day"] == WHOLE_EXPERIMENT]
+        print(whole.pivot(index="group", columns="kpi", values="value").to_string(), flush=True)
+    return ExperimentOutputs(
+        kpis, tables["uplift"], tables["omnibus"], tables["expected"], tables["srm"], doc, paths
+    )
 
+
+def _write_tables(out: Path, sim: Any, tables: dict[str, Any]) -> dict[str, Path]:
+    """Write the experiment's tables (and the sampled impressions) into ``out``; return the
+    paths, ``experiment.json``'s included (written last, by the caller)."""
     paths = {
         "events": out / "events.parquet",
         "impressions": out / "impressions.parquet",
@@ -573,7 +594,7 @@ def run_experiment(profile: Any, *, aa: bool = False, progress: bool = True) -> 
     }
     out.mkdir(parents=True, exist_ok=True)
     for key in ("events", "summary", "kpis", "uplift", "omnibus", "expected"):
-        _write_parquet(tables[key], paths[key])
+        write_parquet(tables[key], paths[key])
     if sim.sample is not None:
         imp = sim.loop.sampled_impressions()
         clicked = sim.result.slates[["shopper_id", "page_view", "clicked_position"]]
@@ -581,15 +602,32 @@ def run_experiment(profile: Any, *, aa: bool = False, progress: bool = True) -> 
         imp["clicked"] = imp["position"] == imp["clicked_position"]
         imp = imp.drop(columns="clicked_position")
         imp.insert(0, "group", sim.lookup.groups(imp["shopper_id"].to_numpy()))
-        _write_parquet(imp, paths["impressions"])
+        write_parquet(imp, paths["impressions"])
     else:
         paths.pop("impressions")
-    _write_json(tables["srm"], paths["srm"])
+    write_json(tables["srm"], paths["srm"])
+    return paths
+
+
+def _experiment_doc(
+    profile_name: str,
+    cfg: ExperimentConfig,
+    aa: bool,
+    arms: list[Arm],
+    objectives: tuple[str, ...],
+    control: str,
+    n_shoppers: int,
+    sim: Any,
+    tables: dict[str, Any],
+    timing: dict[str, float],
+) -> dict[str, Any]:
+    """``experiment.json``: the design, the groups, the counts and where the time went."""
     loop = sim.loop
     parts = ("state", "encode", "topk", "other_arms", "expected", "shop")
     loop_s = sum(loop.timing[p] for p in parts)
-    doc = {
-        "profile": profile.name,
+    group_names = [a.name for a in arms]
+    return {
+        "profile": profile_name,
         "mode": "aa" if aa else "ab",
         "config": cfg.model_dump(),
         "groups": [
@@ -603,29 +641,15 @@ def run_experiment(profile: Any, *, aa: bool = False, progress: bool = True) -> 
             for a in arms
         ],
         "control": control,
-        "shoppers": len(population),
+        "shoppers": n_shoppers,
         "shoppers_per_group": dict(zip(group_names, tables["planned"].tolist())),
         "page_views": int(loop.page_views),
         "steps": int(loop.steps),
         "events": len(tables["events"]),
         "randomisation_unit": "shopper (salted BLAKE2b hash of shopper_id, sticky over days)",
         "interval_method": "delta method for ratios of per-shopper sums (shopper = unit)",
-        "timing_s": {
-            "setup": setup_s,
-            "serving_loop": sim.seconds,
-            "tables": tables_s,
-            "total": time.perf_counter() - t_total,
-            "parts": {p: loop.timing[p] for p in parts},
-        },
+        "timing_s": {**timing, "total": None, "parts": {p: loop.timing[p] for p in parts}},
         "page_views_per_s": loop.page_views / sim.seconds if sim.seconds > 0 else None,
         "part_shares": {p: loop.timing[p] / loop_s for p in parts} if loop_s > 0 else {},
         "srm_flagged": tables["srm"]["flagged"],
     }
-    _write_json(doc, paths["experiment"])
-    kpis = tables["kpis"]
-    if progress:
-        whole = kpis[kpis["day"] == WHOLE_EXPERIMENT]
-        print(whole.pivot(index="group", columns="kpi", values="value").to_string(), flush=True)
-    return ExperimentOutputs(
-        kpis, tables["uplift"], tables["omnibus"], tables["expected"], tables["srm"], doc, paths
-    )

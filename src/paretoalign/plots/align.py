@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from paretoalign.data.sessionlog import atomic_path
+from paretoalign.io import atomic_path
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 120) -> Path:

@@ -119,6 +119,40 @@ def daily_figure(kpis: pd.DataFrame, kpi: str, kinds: Mapping[str, str]) -> Figu
     return fig
 
 
+#: The headline's (offline metric, KPI) pairs: the pairs the paper's metrics suggest
+#: (click recall and click-through rate, order density and post-click conversion, their
+#: product and units sold; the book's method page, equation ``eq-product``).
+HEADLINE_PAIRS = (
+    ("click_recall@20", "ctr"),
+    ("order_density@20", "post_click_cvr"),
+    ("recall_x_order_density@20", "units_per_1k_impressions"),
+)
+
+
+def headline_figure(
+    offline: pd.DataFrame,
+    kpis: pd.DataFrame,
+    table: pd.DataFrame | None = None,
+    kinds: Mapping[str, str] | None = None,
+) -> Figure:
+    """The book's headline: :func:`paretoalign.plots.experiment.paired_scatter` of the
+    :data:`HEADLINE_PAIRS` present in ``offline``'s columns and ``kpis``' KPIs
+    (``paretoalign align`` writes it as ``figures/headline.png``).
+
+    Tables without any of those pairs (another experiment's metrics and KPIs) get the
+    three pairs of the alignment ``table`` with the largest ``|r_primary|`` instead.
+    Raises ValueError when there is neither.
+    """
+    present = set(kpis["kpi"])
+    pairs = [(m, k) for m, k in HEADLINE_PAIRS if m in offline.columns and k in present]
+    if not pairs and table is not None and len(table):
+        strongest = table.reindex(table["r_primary"].abs().sort_values(ascending=False).index)
+        pairs = list(zip(strongest["metric"], strongest["kpi"]))[:3]
+    if not pairs:
+        raise ValueError(f"none of the headline pairs {HEADLINE_PAIRS} is in the tables")
+    return paired_scatter(offline, kpis, pairs, table, kinds)
+
+
 def paired_scatter(
     offline: pd.DataFrame,
     kpis: pd.DataFrame,

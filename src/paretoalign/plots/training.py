@@ -9,10 +9,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from paretoalign.metrics.summary import SUMMARY_METRICS
 from paretoalign.plots.style import OBJECTIVE_COLOURS
-
-#: Metrics of ``summary.json`` in display order (``paretoalign train``).
-SUMMARY_METRICS = ("click_recall@20", "cart_recall@20", "order_recall@20", "order_density@20")
 
 
 def pi_label(pi: Sequence[float], objectives: Sequence[str]) -> str:
@@ -117,6 +115,41 @@ def comparison_highlights(frame: pd.DataFrame) -> dict[str, pd.Series]:
             raise ValueError(f"the comparisons lack {name!r}")
         out[name] = frame[rows].iloc[-1]
     return out
+
+
+def metric_values(frame: pd.DataFrame, metric: str, kind: str) -> pd.Series:
+    """``metric``'s value per recommender of one ``kind`` ("model" or "baseline") of a
+    :func:`summary_frame`, indexed by the recommender's label, in the frame's order."""
+    rows = frame[(frame["kind"] == kind) & (frame["metric"] == metric)]
+    return rows.set_index("recommender")["value"]
+
+
+def summary_highlights(frame: pd.DataFrame) -> dict[str, Any]:
+    """The numbers the training chapter quotes from a :func:`summary_frame`.
+
+    ``best_model_click_recall`` / ``best_model_point``: the model's highest click
+    recall@20 over the summary's points and that point's label; ``best_baseline_*``: the
+    same over the baselines; ``order_recall_min`` / ``order_recall_max``: the model's
+    order recall@20 range over its points.
+    """
+    recall = metric_values(frame, "click_recall@20", "model")
+    baseline = metric_values(frame, "click_recall@20", "baseline")
+    orders = metric_values(frame, "order_recall@20", "model")
+    return {
+        "best_model_click_recall": float(recall.max()),
+        "best_model_point": str(recall.idxmax()),
+        "best_baseline_click_recall": float(baseline.max()),
+        "best_baseline": str(baseline.idxmax()),
+        "order_recall_min": float(orders.min()),
+        "order_recall_max": float(orders.max()),
+    }
+
+
+def edge_verdict_counts(comparisons: pd.DataFrame, metric: str = "order_recall@20") -> dict:
+    """Of the :func:`comparison_frame` rows comparing ``metric`` along the edge, how many
+    there are (``points``) and how many say "higher" (``higher``)."""
+    rows = comparisons[comparisons["metric"] == metric]
+    return {"points": len(rows), "higher": int((rows["verdict"] == "higher").sum())}
 
 
 def summary_figure(frame: pd.DataFrame) -> Figure:

@@ -156,7 +156,7 @@ def _check_threads(threads: Any) -> int:
     return threads
 
 
-def _checked_arguments(
+def checked_topk_arguments(
     queries: Any, items: Any, k: Any, exclude: Any, threads: Any
 ) -> dict[str, Any]:
     """All checks of :func:`topk`; returns the kernel's keyword arguments."""
@@ -284,5 +284,5 @@ def topk(
     >>> ids.tolist(), scores.tolist()
     ([[1, 3], [3, 1]], [[1.0, 1.0], [4.0, 2.0]])
     """
-    args = _checked_arguments(queries, items, k, exclude, threads)
+    args = checked_topk_arguments(queries, items, k, exclude, threads)
     return _fastmetrics.topk_inner_product(**args)

@@ -75,6 +75,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from paretoalign.repro.docs import update_docs
+
+    try:
+        changed = update_docs(
+            args.results, args.readme, args.figure, profile=args.profile, commit=args.commit
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("updated: " + (", ".join(map(str, changed)) if changed else "nothing (up to date)"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m paretoalign.repro", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -93,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("timings", help="print a timing log")
     p.add_argument("log", type=Path)
     p.set_defaults(func=_cmd_timings)
+
+    p = sub.add_parser("docs", help="README timing table and docs/headline.png from a run")
+    p.add_argument("--results", type=Path, required=True, help="results/<profile>/")
+    p.add_argument("--profile", required=True)
+    p.add_argument("--commit", required=True)
+    p.add_argument("--readme", type=Path, default=Path("README.md"))
+    p.add_argument("--figure", type=Path, default=Path("docs/headline.png"))
+    p.set_defaults(func=_cmd_docs)
 
     p = sub.add_parser("execute", help="execute a notebook with papermill")
     p.add_argument("source", type=Path)

@@ -302,7 +302,7 @@ def check_book(
 
 def write_report(report: BookReport, path: str | Path) -> None:
     """Write the report as JSON (atomically)."""
-    from paretoalign.data.sessionlog import atomic_path
+    from paretoalign.io import atomic_path
 
     with atomic_path(Path(path)) as tmp:
         tmp.write_text(json.dumps(report.to_json(), indent=2))

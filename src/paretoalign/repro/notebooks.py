@@ -15,7 +15,7 @@ from typing import Any
 
 import nbformat
 
-from paretoalign.data.sessionlog import atomic_path
+from paretoalign.io import atomic_path
 
 
 class NotebookError(RuntimeError):

@@ -14,30 +14,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
-
-    The technique of :class:`paretoalign.data.atomic_path`, without importing the data
-    layer (pandas, pyarrow): this module runs once per pipeline step, and its start-up
-    time is paid by every ``make`` step.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from paretoalign.io import write_text
 
 
 def write_sections(profile: str, out_dir: str | Path) -> list[str]:
@@ -64,7 +47,7 @@ def write_sections(profile: str, out_dir: str | Path) -> list[str]:
         path = out / f"{name}.json"
         if path.is_file() and path.read_text() == text:
             continue
-        write_text_atomic(path, text)
+        write_text(path, text)
         changed.append(name)
     return changed
 
@@ -81,16 +64,36 @@ def _read_log(path: Path) -> dict[str, Any]:
     return log
 
 
+def machine() -> dict[str, Any]:
+    """The machine a step ran on: logical CPUs and the CPU's model name (Linux)."""
+    info: dict[str, Any] = {"cpus": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
+
+
 def record_timing(log_path: str | Path, step: str, seconds: float, command: Sequence[str]) -> None:
-    """Add (or replace) ``step``'s entry in the timing log, atomically."""
+    """Add (or replace) ``step``'s entry in the timing log, atomically.
+
+    The entry keeps the wall time, when the step finished, its command and the 1-minute
+    load average at that moment (timings on a loaded machine are not comparable); the log
+    also records the machine (:func:`machine`).
+    """
     path = Path(log_path)
     log = _read_log(path)
+    log["machine"] = machine()
     log["steps"][step] = {
         "seconds": round(float(seconds), 3),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": list(command),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
-    write_text_atomic(path, json.dumps(log, indent=2) + "\n")
+    write_text(path, json.dumps(log, indent=2) + "\n")
 
 
 def run_step(log_path: str | Path, step: str, command: Sequence[str]) -> int:

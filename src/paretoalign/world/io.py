@@ -18,17 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from paretoalign.data import atomic_path, save_dataset
+from paretoalign.data import save_dataset
+from paretoalign.io import write_parquet
 from paretoalign.world.calibration import calibration_checks
 from paretoalign.world.offline import OfflineLogs
 from paretoalign.world.world import World
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
 
 
 def write_offline(world: World, out: str | Path, *, otto_jsonl: bool = False) -> OfflineLogs:
@@ -38,9 +32,9 @@ def write_offline(world: World, out: str | Path, *, otto_jsonl: bool = False) ->
     out = Path(out)
     logs = world.simulate_offline()
     save_dataset(out, logs.dataset)
-    _write_parquet(logs.impressions, out / "impressions.parquet")
-    _write_parquet(logs.truth_items, out / "truth_items.parquet")
-    _write_parquet(logs.truth_shoppers, out / "truth_shoppers.parquet")
+    write_parquet(logs.impressions, out / "impressions.parquet")
+    write_parquet(logs.truth_items, out / "truth_items.parquet")
+    write_parquet(logs.truth_shoppers, out / "truth_shoppers.parquet")
     if otto_jsonl:
         write_otto(logs.dataset.train, out / "otto-recsys-train.jsonl")
         write_otto(logs.dataset.test, out / "otto-recsys-test.jsonl")

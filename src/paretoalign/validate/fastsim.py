@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from paretoalign.align.oracle import ArmPanel, kpis_from_sums
+from paretoalign.validate.oracle import ArmPanel, kpis_from_sums
 
 
 def sample_group_sums(

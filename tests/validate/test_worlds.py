@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paretoalign.align.fastsim import fast_experiment
-from paretoalign.align.worlds import (
+from paretoalign.config import Profile
+from paretoalign.validate.fastsim import fast_experiment
+from paretoalign.validate.worlds import (
     ID_STRIDE,
     check_fast_path,
     check_fast_path_runs,
     derived_profile,
     tiled_population,
 )
-from paretoalign.config import Profile
 from paretoalign.world import ShopperPopulation
 
 KPIS = ["ctr", "post_click_cvr", "units_per_shopper"]

@@ -18,7 +18,7 @@ A *world* of the validation is the profile with some ``[shop]`` knobs changed (i
    new shoppers, copied once per arm with the *same* random streams (common random
    numbers), all copies served in one run of the shop through the experiment's own router
    (:class:`paretoalign.front.policies.GroupRouter`) with the exact click probabilities
-   recorded, and summed per shopper into an :class:`~paretoalign.align.oracle.ArmPanel`.
+   recorded, and summed per shopper into an :class:`~paretoalign.validate.oracle.ArmPanel`.
 
 Cost: serving is one transformer forward per page view, ``arms x base_shoppers x ~15``
 page views per world; training a model per re-drawn world is the other cost, which is why
@@ -39,11 +39,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from paretoalign.align.fastsim import compare_with_real, fast_experiment
-from paretoalign.align.oracle import EV_CLICKS, PANEL_COLUMNS, ArmPanel, build_panel, ratio_se
 from paretoalign.config import Profile
-from paretoalign.data.sessionlog import atomic_path
+from paretoalign.io import atomic_path
 from paretoalign.online.kpis import COUNT_COLUMNS, KPIS
+from paretoalign.validate.fastsim import compare_with_real, fast_experiment
+from paretoalign.validate.oracle import EV_CLICKS, PANEL_COLUMNS, ArmPanel, build_panel, ratio_se
 
 #: Shopper ids of arm ``a``'s copy of base shopper ``i``: ``base_id + (a + 1) * ID_STRIDE``.
 ID_STRIDE = 10**10
@@ -152,9 +152,9 @@ def oracle_arms(
         arms; an experiment front arm at a grid point replaces that grid arm.
     """
     from paretoalign.front.config import FrontConfig
+    from paretoalign.front.files import load_arms
     from paretoalign.front.groups import Arm, choose_front_points
     from paretoalign.front.trace import metric_columns
-    from paretoalign.online.experiment import load_arms
 
     front = pd.read_parquet(profile.results / "front.parquet")
     arms, objectives = load_arms(profile.results)
@@ -172,54 +172,9 @@ def oracle_arms(
         r = front.iloc[int(row)]
         if int(r["point"]) in taken:
             continue
-        grid.append(
-            Arm(
-                name=f"grid_{int(r['point'])}",
-                kind="model",
-                variant="front",
-                pi=tuple(float(r[f"pi_{o}"]) for o in objectives),
-                point=int(r["point"]),
-                metrics={m: float(r[m]) for m in metrics},
-            )
-        )
+        grid.append(Arm.from_front_row(f"grid_{int(r['point'])}", r, objectives, metrics))
     kept = [a for a in arms if a.variant == "front" or a.kind in kinds]
     return grid + kept
-
-
-def serving_setup(profile: Profile, arms: Sequence[Any]) -> dict[str, Any]:
-    """World, model and one serving object per arm, as ``paretoalign experiment`` builds them."""
-    from paretoalign.data import CLICK, load_dataset
-    from paretoalign.data.config import dataset_dir
-    from paretoalign.front.policies import ModelServer
-    from paretoalign.metrics import log_popularity
-    from paretoalign.model import CovisitationRecommender, PopularityRecommender, load_model
-    from paretoalign.online.config import ExperimentConfig
-    from paretoalign.online.experiment import build_policies
-    from paretoalign.world import ShopConfig, World
-
-    exp = profile.section("experiment", ExperimentConfig)
-    world = World.build(profile.section("shop", ShopConfig))
-    dataset = load_dataset(dataset_dir(profile))
-    model = load_model(profile.results / "train")
-    clicks = dataset.train.aid[dataset.train.type == CLICK].astype(np.int64)
-    counts = np.bincount(clicks, minlength=model.n_items + 1)[: model.n_items + 1]
-    server = ModelServer(
-        model,
-        item_log_popularity=log_popularity(counts).astype(np.float32),
-        batch_size=exp.encode_batch,
-        threads=exp.threads,
-    )
-    baselines: dict[str, Any] = {}
-    for arm in arms:
-        if arm.variant == "popularity" and "popularity" not in baselines:
-            baselines["popularity"] = PopularityRecommender().fit(dataset.train)
-        if arm.variant == "covisitation" and "covisitation" not in baselines:
-            baselines["covisitation"] = CovisitationRecommender().fit(dataset.train)
-    policies = build_policies(
-        list(arms), server=server, exclude=exp.exclude, baselines=baselines, world=world,
-        seed=exp.seed,
-    )  # fmt: skip
-    return {"world": world, "model": model, "policies": policies, "experiment": exp}
 
 
 def tiled_population(population: Any, copies: int) -> tuple[Any, np.ndarray]:
@@ -256,10 +211,10 @@ def serve_panel(
     from paretoalign.front.inference import compute_threads
     from paretoalign.front.policies import GroupRouter
     from paretoalign.online.events import GroupLookup, shopper_day_summary
-    from paretoalign.online.experiment import ServingLoop, take_state_rows
+    from paretoalign.online.experiment import ServingLoop, serving_setup, take_state_rows
 
-    setup = serving_setup(profile, arms)
-    world, model, policies = setup["world"], setup["model"], setup["policies"]
+    setup = serving_setup(profile, list(arms))
+    world, model, policies = setup.world, setup.model, setup.policies
     names = [a.name for a in arms]
     base = world.experiment_population(days, seed, sessions_per_day=base_shoppers / days)
     tiled, copy_of = tiled_population(base, len(arms))
@@ -270,13 +225,13 @@ def serve_panel(
     shop = world.open_shop(
         tiled,
         history_len=int(model.max_len),
-        batch_size=setup["experiment"].open_sessions,
+        batch_size=setup.config.open_sessions,
         record_expected=False,
         item_impressions=False,
     )
     loop = ServingLoop(shop, router, record_expected=True)
     t0 = time.perf_counter()
-    with compute_threads(setup["experiment"].threads):  # as the experiment serves
+    with compute_threads(setup.config.threads):  # as the experiment serves
         loop.run(progress=progress, total=int(len(tiled) * float(np.mean(tiled.budget))))
     seconds = time.perf_counter() - t0
     result = shop.result()
@@ -322,7 +277,7 @@ def check_fast_path(
     Uses the whole-experiment rows (``day = -1``) of ``kpis.parquet``: the value and the
     delta-method ``se`` per group and KPI, and the group sizes ``n``; the fast path is run
     at the same groups and mean group size. Returns the per-KPI rows of
-    :func:`paretoalign.align.fastsim.compare_with_real` and the design used.
+    :func:`paretoalign.validate.fastsim.compare_with_real` and the design used.
     """
     table = pd.read_parquet(kpis_path)
     if "se" not in table.columns:
@@ -340,11 +295,12 @@ def extra_real_runs(profile: Profile, *, runs: int, days: int, seed: int) -> lis
     (:func:`paretoalign.online.experiment.simulate` and ``analyse``), nothing written.
     Returns each run's whole-experiment KPI rows (``group, kpi, value, se, n``).
     """
-    from paretoalign.online.experiment import analyse, load_arms, simulate
+    from paretoalign.front.files import load_arms
+    from paretoalign.online.experiment import analyse, serving_setup, simulate
 
     arms, _ = load_arms(profile.results)
     setup = serving_setup(profile, arms)
-    world, model, exp = setup["world"], setup["model"], setup["experiment"]
+    world, model, exp = setup.world, setup.model, setup.config
     names = [a.name for a in arms]
     control = "control" if "control" in names else names[0]
     out = []
@@ -353,7 +309,7 @@ def extra_real_runs(profile: Profile, *, runs: int, days: int, seed: int) -> lis
             days, seed + r, sessions_per_day=exp.sessions_per_day
         )
         sim = simulate(
-            world, population, names, setup["policies"], salt=f"{exp.salt}#check{r}",
+            world, population, names, setup.policies, salt=f"{exp.salt}#check{r}",
             history_len=int(model.max_len), open_sessions=exp.open_sessions,
             record_expected=False, threads=exp.threads,
         )  # fmt: skip

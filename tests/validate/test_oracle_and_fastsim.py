@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 
 from paretoalign.align.analysis import AlignConfig
-from paretoalign.align.fastsim import compare_with_real, fast_experiment
-from paretoalign.align.oracle import (
+from paretoalign.validate.fastsim import compare_with_real, fast_experiment
+from paretoalign.validate.oracle import (
     PANEL_COLUMNS,
     build_panel,
     oracle_kpis,
     split_half_agreement,
     true_alignments,
 )
-from paretoalign.align.strategy import (
+from paretoalign.validate.strategy import (
     Design,
     aa_control,
     choose_design,
@@ -165,7 +165,7 @@ def test_choose_design_picks_the_cheapest_qualifying_one():
 
 
 def test_panel_round_trip(panel, tmp_path):
-    from paretoalign.align.oracle import load_panel, save_panel
+    from paretoalign.validate.oracle import load_panel, save_panel
 
     path = save_panel(panel, tmp_path / "p.npz", info={"world_seed": 3})
     back, info = load_panel(path)
@@ -196,7 +196,7 @@ def test_choose_design_with_undefined_scores():
 
 
 def test_truth_bootstrap_decides_strong_pairs(panel):
-    from paretoalign.align.oracle import truth_bootstrap
+    from paretoalign.validate.oracle import truth_bootstrap
 
     oracle = oracle_kpis(panel, KPIS)
     truth = true_alignments(panel.offline, oracle[KPIS], metrics=METRICS, kpis=KPIS)

@@ -378,7 +378,7 @@ def save_panel(
     """
     import json
 
-    from paretoalign.data.sessionlog import atomic_path
+    from paretoalign.io import atomic_path
 
     path = Path(path)
     meta = {

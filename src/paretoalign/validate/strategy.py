@@ -7,7 +7,7 @@ space, the same rule the experiment uses). Every group gets
 ``sessions_per_day * D * traffic / G`` shoppers in expectation.
 
 For each design and R experiment seeds, :func:`evaluate_design` draws R replicate
-experiments with the fast path (:mod:`paretoalign.align.fastsim`), applies the exact
+experiments with the fast path (:mod:`paretoalign.validate.fastsim`), applies the exact
 decision rule of the alignment table (:func:`paretoalign.align.power.decide_batch`) and
 scores the signed discoveries against the world's true alignment set
 (:func:`paretoalign.align.power.score_decisions`).
@@ -34,9 +34,9 @@ import pandas as pd
 
 from paretoalign.align.analysis import AlignConfig, adjust_rows, decide
 from paretoalign.align.correlation import orderings_for, permutation_test_batch
-from paretoalign.align.fastsim import fast_experiment
-from paretoalign.align.oracle import ArmPanel, Truth
 from paretoalign.align.power import decide_batch, score_decisions
+from paretoalign.validate.fastsim import fast_experiment
+from paretoalign.validate.oracle import ArmPanel, Truth
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def evaluate_design(
     ``shoppers_per_group`` and ``per_pair`` (discovery rate of every true pair with the
     right sign, keyed ``"metric|kpi"``); with ``return_signs`` also ``signs``, the
     ``(R, M, K)`` int8 decisions; with ``decided`` (bool M x K, from
-    :func:`paretoalign.align.oracle.truth_bootstrap`) also ``decided_scores``, the scores
+    :func:`paretoalign.validate.oracle.truth_bootstrap`) also ``decided_scores``, the scores
     restricted to the pairs whose truth the oracle decides.
     """
     rng = np.random.default_rng(seed)

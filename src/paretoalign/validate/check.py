@@ -1,7 +1,7 @@
 """Does the strategy find the truth the shop knows? Scores, controls, power curves, flip worlds.
 
 Input: one :class:`WorldPanel` per world — the arm panel of the world's oracle family
-(:mod:`paretoalign.align.oracle`) and its traffic (shoppers per day). Worlds are of two
+(:mod:`paretoalign.validate.oracle`) and its traffic (shoppers per day). Worlds are of two
 roles: ``seed`` worlds (the profile's world and re-drawn worlds) score the strategy;
 ``flip`` worlds (a click-bait world with ``rho_aq = -0.6`` and an aligned world with
 ``rho_aq = +0.8``) check that the discovered alignments move the way the ground truth does.
@@ -14,7 +14,7 @@ roles: ``seed`` worlds (the profile's world and re-drawn worlds) score the strat
    every design of ``groups x days x traffic``, R replicate experiments each (fast path),
    scored against the truth.
 3. **The design**: the cheapest design meeting the targets on the tuning seeds
-   (:func:`paretoalign.align.strategy.choose_design`), unless the config fixes one.
+   (:func:`paretoalign.validate.strategy.choose_design`), unless the config fixes one.
 4. **Reporting** at that design with fresh *reporting* seeds (disjoint from the tuning
    seeds, so the reported numbers are not the ones the design was picked on): precision,
    recall, F1, sign errors per seed world and pooled; A/A family-wise error rate and the
@@ -29,14 +29,16 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from paretoalign.align.analysis import AlignConfig
-from paretoalign.align.oracle import (
+from paretoalign.align.power import analytic_power, pool_scores
+from paretoalign.online.kpis import KPIS
+from paretoalign.validate.oracle import (
     ArmPanel,
     Truth,
     oracle_kpis,
@@ -44,8 +46,7 @@ from paretoalign.align.oracle import (
     true_alignments,
     truth_bootstrap,
 )
-from paretoalign.align.power import analytic_power, pool_scores
-from paretoalign.align.strategy import (
+from paretoalign.validate.strategy import (
     Design,
     aa_control,
     choose_design,
@@ -53,7 +54,6 @@ from paretoalign.align.strategy import (
     noise_free_ceiling,
     placebo_control,
 )
-from paretoalign.online.kpis import KPIS
 
 #: Seed-stream tags: tuning and reporting replicates never share a generator state.
 _TUNING, _REPORTING, _AA, _PLACEBO, _FLIP = 1, 2, 3, 4, 5
@@ -225,6 +225,18 @@ def _clean(scores: dict) -> dict:
     return out
 
 
+@dataclass
+class _Truths:
+    """Each world's true alignments and what the report keeps of them (by world label)."""
+
+    truth: dict[str, Truth] = field(default_factory=dict)
+    pairs: dict[str, list[dict]] = field(default_factory=dict)  # the true pairs, for the report
+    stability: dict[str, dict] = field(default_factory=dict)
+    oracles: dict[str, dict] = field(default_factory=dict)  # oracle KPIs per arm
+    oracle_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    decided: dict[str, pd.DataFrame] = field(default_factory=dict)  # pairs the bootstrap decides
+
+
 def run_validation(
     worlds: Sequence[WorldPanel],
     cfg: ValidateConfig,
@@ -235,7 +247,9 @@ def run_validation(
     """Every score of the strategy check (module docstring); a JSON-ready dict.
 
     ``flip_reference`` names the seed world the flip worlds differ from only in ``rho_aq``
-    (default: the first seed world).
+    (default: the first seed world). The steps, in order: the true alignments of every
+    world, the power curves on the primary (first seed) world, the choice of the design,
+    the reporting seeds on every seed world, the flip worlds.
     """
     started = time.perf_counter()
     timing: dict[str, float] = {}
@@ -244,131 +258,19 @@ def run_validation(
     if not seed_worlds:
         raise ValueError("need at least one seed world")
     primary = seed_worlds[0]
-
-    truths: dict[str, Truth] = {}
-    report_truth: dict[str, list[dict]] = {}
-    stability: dict[str, dict] = {}
-    oracles: dict[str, dict] = {}
-    oracle_tables: dict[str, pd.DataFrame] = {}
-    decided: dict[str, pd.DataFrame] = {}
-    for wp in worlds:
-        truth, oracle, stable = world_truth(wp, cfg)
-        truths[wp.label] = truth
-        oracle_tables[wp.label] = oracle
-        boot = truth_bootstrap(wp.panel, truth, n_boot=cfg.truth_bootstrap, seed=cfg.seed)
-        decided[wp.label] = boot["decided"]
-        stable = {
-            **stable,
-            "decided_share": float(boot["decided"].to_numpy().mean()),
-            "undecided_true": int(
-                ((truth.sign.to_numpy() != 0) & ~boot["decided"].to_numpy()).sum()
-            ),
-            "undecided_not_true": int(
-                ((truth.sign.to_numpy() == 0) & ~boot["decided"].to_numpy()).sum()
-            ),
-        }
-        stability[wp.label] = stable
-        report_truth[wp.label] = [
-            {"metric": m, "kpi": k, "sign": s, "rho": float(truth.rho.loc[m, k])}
-            for m, k, s in truth.pairs()
-        ]
-        oracles[wp.label] = {
-            arm: {k: (None if not np.isfinite(v) else float(v)) for k, v in row.items()}
-            for arm, row in oracle.iterrows()
-        }
+    truths = _world_truths(worlds, cfg)
     timing["truth"] = time.perf_counter() - started
 
-    def common(wp: WorldPanel) -> dict:
-        metrics, kpis = family(wp.panel, cfg)
-        return {
-            "metrics": metrics,
-            "kpis": kpis,
-            "fixed": fixed_arms(wp.panel, cfg),
-            "align": align,
-            "sessions_per_day": wp.sessions_per_day,
-        }
-
-    # -------------------------------------------------------------- power curves
     t0 = time.perf_counter()
-    curves = []
-    for i, design in enumerate(designs(cfg)):
-        try:
-            row = evaluate_design(
-                primary.panel, truths[primary.label], design, n_rep=cfg.tuning_seeds,
-                seed=_seed(cfg.seed, _TUNING, i), **common(primary),
-            )  # fmt: skip
-        except ValueError as exc:  # too few front points for G, or too little traffic
-            curves.append({**design.to_dict(), "error": str(exc)})
-            continue
-        curves.append({**_clean(row), "world": primary.label})
-    ceiling = []
-    for g in cfg.groups:
-        try:
-            row = noise_free_ceiling(
-                primary.panel, truths[primary.label], oracle_tables[primary.label], g,
-                **{k: v for k, v in common(primary).items() if k != "sessions_per_day"},
-            )  # fmt: skip
-        except ValueError as exc:
-            ceiling.append({"groups": g, "error": str(exc)})
-            continue
-        ceiling.append(_clean(row))
+    curves, ceiling = _power_curves(primary, truths, cfg, align)
     timing["curves"] = time.perf_counter() - t0
-    valid = pd.DataFrame([c for c in curves if "error" not in c])
-    targets = {
-        "precision": cfg.target_precision,
-        "recall": cfg.target_recall,
-        "fwer": cfg.target_fwer,
-    }
-    if cfg.design is not None:
-        chosen = {**cfg.design.model_dump(), "meets_targets": None}
-        reason = "fixed by [validate.design]"
-    elif valid.empty:
-        raise ValueError(f"no design could be evaluated: {curves}")
-    else:
-        chosen, reason = choose_design(valid, targets)
+    chosen, reason = _chosen_design(curves, cfg)
     design = Design(int(chosen["groups"]), int(chosen["days"]), float(chosen["traffic"]))
 
-    # -------------------------------------------------------------- reporting seeds
     t0 = time.perf_counter()
-    per_world: dict[str, dict] = {}
-    aa_parts, placebo_parts, score_parts = [], [], []
-    for w, wp in enumerate(seed_worlds):
-        scores = evaluate_design(
-            wp.panel, truths[wp.label], design, n_rep=cfg.experiment_seeds,
-            seed=_seed(cfg.seed, _REPORTING, w), decided=decided[wp.label], **common(wp),
-        )  # fmt: skip
-        aa = aa_control(
-            wp.panel, design, aa_arm=aa_arm(wp.panel, cfg), n_rep=cfg.experiment_seeds,
-            seed=_seed(cfg.seed, _AA, w), **common(wp),
-        )  # fmt: skip
-        placebo = placebo_control(
-            wp.panel, design, n_rep=cfg.experiment_seeds,
-            seed=_seed(cfg.seed, _PLACEBO, w), **common(wp),
-        )  # fmt: skip
-        score_parts.append(scores)
-        aa_parts.append(aa)
-        placebo_parts.append(placebo)
-        per_world[wp.label] = {
-            **_clean(scores),
-            "world_seed": wp.world_seed,
-            "rho_aq": wp.rho_aq,
-            "true_pairs": len(report_truth[wp.label]),
-            "aa_fwer": aa["fwer"],
-            "placebo_fpr": placebo["fpr"],
-            "arms": scores["arms"],
-            "per_pair": scores["per_pair"],
-            "decided": {
-                k: scores["decided_scores"][k] for k in ("precision", "recall", "f1", "sign_errors")
-            },
-        }
-    pooled = pool_scores(score_parts)
-    pooled_decided = pool_scores([p["decided_scores"] for p in score_parts])
-    n_aa = sum(p["replicates"] for p in aa_parts)
-    aa_fwer = sum(p["fwer"] * p["replicates"] for p in aa_parts) / n_aa
-    placebo_fpr = sum(p["fpr"] * p["replicates"] for p in placebo_parts) / n_aa
+    reporting = _reporting(seed_worlds, truths, design, cfg, align)
     timing["reporting"] = time.perf_counter() - t0
 
-    # -------------------------------------------------------------- flip worlds
     t0 = time.perf_counter()
     labels = {w.label: w for w in seed_worlds}
     if flip_reference is not None and flip_reference not in labels:
@@ -377,39 +279,15 @@ def run_validation(
     flips = {}
     for f, wp in enumerate([reference, *flip_worlds]):
         flips[wp.label] = _flip_summary(
-            wp, truths[wp.label], design, cfg, align, _seed(cfg.seed, _FLIP, f), common(wp)
-        )
+            wp, truths.truth[wp.label], design, cfg, align, _seed(cfg.seed, _FLIP, f),
+            _common(wp, cfg, align),
+        )  # fmt: skip
     directions = _flip_directions(flips, reference.label, flip_worlds, cfg)
     timing["flip_worlds"] = time.perf_counter() - t0
 
-    family_size = len(family(primary.panel, cfg)[0]) * len(family(primary.panel, cfg)[1])
-    analytic = [
-        {
-            "r": r,
-            "groups": g,
-            "power_single_test": float(analytic_power(r, g, align.alpha)),
-            "power_bonferroni": float(analytic_power(r, g, align.alpha, family_size)),
-        }
-        for r in (0.8, 0.9, 0.95)
-        for g in cfg.groups
-    ]
-    default_world = per_world[primary.label]
-    se = lambda p, n: math.sqrt(max(p * (1 - p), 1e-12) / n)  # noqa: E731
+    metrics, kpis = family(primary.panel, cfg)
     result = {
-        "precision": _finite(pooled["precision"]),
-        "recall": _finite(pooled["recall"]),
-        "f1": _finite(pooled["f1"]),
-        "sign_errors": _finite(pooled["sign_errors"]),
-        "decided_pairs": {
-            "precision": _finite(pooled_decided["precision"]),
-            "recall": _finite(pooled_decided["recall"]),
-            "f1": _finite(pooled_decided["f1"]),
-            "note": "scores restricted to the pairs whose truth the oracle's bootstrap decides",
-        },
-        "aa_fwer": float(aa_fwer),
-        "aa_fwer_se": se(aa_fwer, n_aa),
-        "placebo_fpr": float(placebo_fpr),
-        "placebo_fpr_se": se(placebo_fpr, n_aa),
+        **_pooled_scores(reporting),
         "flip_worlds": flips,
         "flip_directions": directions,
         "design": {"groups": design.groups, "days": design.days, "traffic": design.traffic},
@@ -425,24 +303,17 @@ def run_validation(
             "precision/recall/f1/sign_errors/aa_fwer/placebo_fpr: pooled over the seed worlds "
             "at the chosen design with reporting seeds; default_world: the profile's world"
         ),
-        "default_world": default_world,
-        "worlds": per_world,
-        "acceptance": {
-            "precision_ok": bool(_ge(default_world.get("precision"), cfg.target_precision)),
-            "recall_ok": bool(_ge(default_world.get("recall"), cfg.target_recall)),
-            "aa_fwer_ok": bool(
-                default_world["aa_fwer"]
-                <= cfg.target_fwer + 2 * se(cfg.target_fwer, cfg.experiment_seeds)
-            ),
-        },
-        "targets": targets,
+        "default_world": reporting["per_world"][primary.label],
+        "worlds": reporting["per_world"],
+        "acceptance": _acceptance(reporting["per_world"][primary.label], cfg),
+        "targets": _targets(cfg),
         "curves": curves,
         "noise_free_ceiling": ceiling,
-        "analytic_power": analytic,
-        "truth": report_truth,
-        "oracle": oracles,
-        "oracle_stability": stability,
-        "family": {"metrics": family(primary.panel, cfg)[0], "kpis": family(primary.panel, cfg)[1]},
+        "analytic_power": _analytic_power(len(metrics) * len(kpis), cfg, align),
+        "truth": truths.pairs,
+        "oracle": truths.oracles,
+        "oracle_stability": truths.stability,
+        "family": {"metrics": metrics, "kpis": kpis},
         "decision": align.model_dump(),
         "threshold": cfg.threshold,
         "world_info": {w.label: w.info for w in worlds},
@@ -450,6 +321,195 @@ def run_validation(
     timing["total"] = time.perf_counter() - started
     result["timing_s"] = timing
     return result
+
+
+def _world_truths(worlds: Sequence[WorldPanel], cfg: ValidateConfig) -> _Truths:
+    """The oracle KPIs, the true alignments, their bootstrap stability and the pairs the
+    bootstrap decides, for every world."""
+    out = _Truths()
+    for wp in worlds:
+        truth, oracle, stable = world_truth(wp, cfg)
+        out.truth[wp.label] = truth
+        out.oracle_tables[wp.label] = oracle
+        boot = truth_bootstrap(wp.panel, truth, n_boot=cfg.truth_bootstrap, seed=cfg.seed)
+        decided = boot["decided"].to_numpy()
+        out.decided[wp.label] = boot["decided"]
+        true = truth.sign.to_numpy() != 0
+        out.stability[wp.label] = {
+            **stable,
+            "decided_share": float(decided.mean()),
+            "undecided_true": int((true & ~decided).sum()),
+            "undecided_not_true": int((~true & ~decided).sum()),
+        }
+        out.pairs[wp.label] = [
+            {"metric": m, "kpi": k, "sign": s, "rho": float(truth.rho.loc[m, k])}
+            for m, k, s in truth.pairs()
+        ]
+        out.oracles[wp.label] = {
+            arm: {k: (None if not np.isfinite(v) else float(v)) for k, v in row.items()}
+            for arm, row in oracle.iterrows()
+        }
+    return out
+
+
+def _common(wp: WorldPanel, cfg: ValidateConfig, align: AlignConfig) -> dict:
+    """The keyword arguments every design evaluation on world ``wp`` shares."""
+    metrics, kpis = family(wp.panel, cfg)
+    return {
+        "metrics": metrics,
+        "kpis": kpis,
+        "fixed": fixed_arms(wp.panel, cfg),
+        "align": align,
+        "sessions_per_day": wp.sessions_per_day,
+    }
+
+
+def _power_curves(
+    primary: WorldPanel, truths: _Truths, cfg: ValidateConfig, align: AlignConfig
+) -> tuple[list[dict], list[dict]]:
+    """Every design of ``[validate]`` scored with tuning seeds on the primary world, and
+    the noise-free ceiling per group count (a design that cannot be run gives a row with
+    its ``error``)."""
+    truth = truths.truth[primary.label]
+    common = _common(primary, cfg, align)
+    curves = []
+    for i, design in enumerate(designs(cfg)):
+        try:
+            row = evaluate_design(
+                primary.panel, truth, design, n_rep=cfg.tuning_seeds,
+                seed=_seed(cfg.seed, _TUNING, i), **common,
+            )  # fmt: skip
+        except ValueError as exc:  # too few front points for G, or too little traffic
+            curves.append({**design.to_dict(), "error": str(exc)})
+            continue
+        curves.append({**_clean(row), "world": primary.label})
+    ceiling = []
+    for g in cfg.groups:
+        try:
+            row = noise_free_ceiling(
+                primary.panel, truth, truths.oracle_tables[primary.label], g,
+                **{k: v for k, v in common.items() if k != "sessions_per_day"},
+            )  # fmt: skip
+        except ValueError as exc:
+            ceiling.append({"groups": g, "error": str(exc)})
+            continue
+        ceiling.append(_clean(row))
+    return curves, ceiling
+
+
+def _targets(cfg: ValidateConfig) -> dict[str, float]:
+    return {"precision": cfg.target_precision, "recall": cfg.target_recall, "fwer": cfg.target_fwer}
+
+
+def _chosen_design(curves: list[dict], cfg: ValidateConfig) -> tuple[dict, str]:
+    """``[validate.design]`` when fixed, else :func:`choose_design` over the curves."""
+    if cfg.design is not None:
+        return {**cfg.design.model_dump(), "meets_targets": None}, "fixed by [validate.design]"
+    valid = pd.DataFrame([c for c in curves if "error" not in c])
+    if valid.empty:
+        raise ValueError(f"no design could be evaluated: {curves}")
+    return choose_design(valid, _targets(cfg))
+
+
+def _reporting(
+    seed_worlds: list[WorldPanel],
+    truths: _Truths,
+    design: Design,
+    cfg: ValidateConfig,
+    align: AlignConfig,
+) -> dict[str, Any]:
+    """The chosen design with reporting seeds on every seed world: scores, A/A and
+    placebo controls per world (``per_world``) and their parts for pooling."""
+    per_world: dict[str, dict] = {}
+    aa_parts, placebo_parts, score_parts = [], [], []
+    for w, wp in enumerate(seed_worlds):
+        common = _common(wp, cfg, align)
+        scores = evaluate_design(
+            wp.panel, truths.truth[wp.label], design, n_rep=cfg.experiment_seeds,
+            seed=_seed(cfg.seed, _REPORTING, w), decided=truths.decided[wp.label], **common,
+        )  # fmt: skip
+        aa = aa_control(
+            wp.panel, design, aa_arm=aa_arm(wp.panel, cfg), n_rep=cfg.experiment_seeds,
+            seed=_seed(cfg.seed, _AA, w), **common,
+        )  # fmt: skip
+        placebo = placebo_control(
+            wp.panel, design, n_rep=cfg.experiment_seeds,
+            seed=_seed(cfg.seed, _PLACEBO, w), **common,
+        )  # fmt: skip
+        score_parts.append(scores)
+        aa_parts.append(aa)
+        placebo_parts.append(placebo)
+        per_world[wp.label] = {
+            **_clean(scores),
+            "world_seed": wp.world_seed,
+            "rho_aq": wp.rho_aq,
+            "true_pairs": len(truths.pairs[wp.label]),
+            "aa_fwer": aa["fwer"],
+            "placebo_fpr": placebo["fpr"],
+            "arms": scores["arms"],
+            "per_pair": scores["per_pair"],
+            "decided": {
+                k: scores["decided_scores"][k] for k in ("precision", "recall", "f1", "sign_errors")
+            },
+        }
+    return {"per_world": per_world, "scores": score_parts, "aa": aa_parts, "placebo": placebo_parts}
+
+
+def _se(p: float, n: int) -> float:
+    """Monte-Carlo standard error of a rate ``p`` estimated from ``n`` replicates."""
+    return math.sqrt(max(p * (1 - p), 1e-12) / n)
+
+
+def _pooled_scores(reporting: dict[str, Any]) -> dict[str, Any]:
+    """Scores pooled over the seed worlds, and the pooled A/A and placebo rates."""
+    pooled = pool_scores(reporting["scores"])
+    pooled_decided = pool_scores([p["decided_scores"] for p in reporting["scores"]])
+    n_aa = sum(p["replicates"] for p in reporting["aa"])
+    aa_fwer = sum(p["fwer"] * p["replicates"] for p in reporting["aa"]) / n_aa
+    placebo_fpr = sum(p["fpr"] * p["replicates"] for p in reporting["placebo"]) / n_aa
+    return {
+        "precision": _finite(pooled["precision"]),
+        "recall": _finite(pooled["recall"]),
+        "f1": _finite(pooled["f1"]),
+        "sign_errors": _finite(pooled["sign_errors"]),
+        "decided_pairs": {
+            "precision": _finite(pooled_decided["precision"]),
+            "recall": _finite(pooled_decided["recall"]),
+            "f1": _finite(pooled_decided["f1"]),
+            "note": "scores restricted to the pairs whose truth the oracle's bootstrap decides",
+        },
+        "aa_fwer": float(aa_fwer),
+        "aa_fwer_se": _se(aa_fwer, n_aa),
+        "placebo_fpr": float(placebo_fpr),
+        "placebo_fpr_se": _se(placebo_fpr, n_aa),
+    }
+
+
+def _acceptance(default_world: dict, cfg: ValidateConfig) -> dict[str, bool]:
+    """The targets on the profile's own world (A/A within two Monte-Carlo SEs)."""
+    return {
+        "precision_ok": bool(_ge(default_world.get("precision"), cfg.target_precision)),
+        "recall_ok": bool(_ge(default_world.get("recall"), cfg.target_recall)),
+        "aa_fwer_ok": bool(
+            default_world["aa_fwer"]
+            <= cfg.target_fwer + 2 * _se(cfg.target_fwer, cfg.experiment_seeds)
+        ),
+    }
+
+
+def _analytic_power(family_size: int, cfg: ValidateConfig, align: AlignConfig) -> list[dict]:
+    """``pingouin.power_corr``'s power for r = 0.8, 0.9, 0.95 at each group count, for one
+    test and Bonferroni over the family."""
+    return [
+        {
+            "r": r,
+            "groups": g,
+            "power_single_test": float(analytic_power(r, g, align.alpha)),
+            "power_bonferroni": float(analytic_power(r, g, align.alpha, family_size)),
+        }
+        for r in (0.8, 0.9, 0.95)
+        for g in cfg.groups
+    ]
 
 
 def _finite(value: float) -> float | None:

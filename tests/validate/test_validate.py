@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from paretoalign.align.analysis import AlignConfig
-from paretoalign.align.validate import DesignConfig, ValidateConfig, WorldPanel, run_validation
+from paretoalign.validate.check import DesignConfig, ValidateConfig, WorldPanel, run_validation
 
 METRICS = ["recall@20", "density@20", "placebo@20"]
 KPIS = ["ctr", "post_click_cvr", "units_per_shopper"]
@@ -94,7 +94,7 @@ def test_noise_free_ceiling_is_reported(worlds):
 
 
 def test_fixed_and_aa_arms_follow_the_panel(worlds):
-    from paretoalign.align.validate import aa_arm, fixed_arms
+    from paretoalign.validate.check import aa_arm, fixed_arms
 
     panel = worlds[0].panel
     assert fixed_arms(panel, _config()) == ["control"]

@@ -50,12 +50,13 @@ TABLES = {
 
 def test_validate_runs_end_to_end(tmp_path):
     from paretoalign.align.analysis import AlignConfig
-    from paretoalign.align.pipeline import run_align, run_validate
+    from paretoalign.align.pipeline import run_align
     from paretoalign.data import load_dataset
     from paretoalign.data.config import dataset_dir
     from paretoalign.front.pipeline import run_front
     from paretoalign.model import TrainConfig, train
     from paretoalign.online.experiment import run_experiment
+    from paretoalign.validate.pipeline import run_validate
     from paretoalign.world import ShopConfig, World, write_offline
 
     profile = Profile(
