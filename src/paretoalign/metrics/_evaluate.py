@@ -1,10 +1,50 @@
-"""The checked façade: :func:`evaluate` and the streaming :class:`MetricAccumulator`.
+r"""The checked façade: :func:`evaluate` and the streaming :class:`MetricAccumulator`.
 
 Both validate dtypes and shapes here and every value inside the one fused Numba pass
 (:func:`paretoalign.metrics._kernels.standard_sums`), so a bad input raises a clear
 ``TypeError``/``ValueError`` and costs no extra pass over the data. They accumulate
 *sufficient statistics* (sums), never per-chunk ratios, so a metric computed over many
 chunks equals the metric over their concatenation.
+
+The metrics
+-----------
+With the 0-based rank :math:`\rho_p` of the target among the first ``k`` ids (first
+occurrence), hit :math:`h_p = [\rho_p \text{ exists}]`, mask :math:`m_p` and labels
+:math:`c_p, o_p`, sums over the positions of a group (all positions, or one batch):
+
+.. math::
+
+    \text{click\_recall} = \frac{\sum m h}{\sum m}, \qquad
+    \text{mrr} = \frac{\sum m h \,/(\rho + 1)}{\sum m}, \qquad
+    \text{dcg} = \frac{\sum m h \,/\log_2(\rho + 2)}{\sum m}
+
+    \text{cart\_recall} = \frac{\sum m c h}{\sum m c}, \qquad
+    \text{cart\_density} = \frac{\sum m c h}{\sum m h}, \qquad
+    \text{(orders alike)}, \qquad
+    \text{recall\_x\_order\_density} = \text{click\_recall}\times\text{order\_density}.
+
+``ndcg`` equals ``dcg``: with one relevant item the ideal DCG is
+:math:`1/\log_2 2 = 1` (both names are kept to compare with tools that report
+either). Over the recommended slots :math:`i` (ids ``>= 1`` among the first ``k``) of
+counted positions: ``mean_log_popularity`` = mean :math:`l_i`; ``novelty`` = mean
+:math:`-\log_2 p(i)` with :math:`p(i) = e^{l_i} / \sum_{j=1}^{N} e^{l_j}`;
+``diversity`` = mean over lists with at least two items of the mean over item pairs
+of :math:`1 - \cos(v_i, v_j)`; ``coverage`` = distinct recommended items / ``N``.
+
+**Global mode** (default): each metric is one ratio of sums over all counted
+positions (long sessions weigh more, as in MultiTRON's loss normalisation). A zero
+denominator (no counted position, no hit for the densities, no labelled position
+for cart/order recall) gives **NaN** and one :class:`UndefinedMetricWarning`.
+
+**Batch mode** (``batch_size=B``), MultiTRON's Lightning logging (the book's method
+page, section *MultiTRON*): rows are cut into consecutive batches of ``B`` *rows*
+(masked-out rows included — pass the flattened ``[S, L]`` arrays with their mask and
+``B = 256 * L`` to reproduce its batches of 256 sessions), the trailing partial
+batch is dropped, each ratio is taken per batch with its denominator clamped at
+``5e-7`` (so an empty batch contributes 0), the product ``recall_x_order_density``
+is taken per batch, and the per-batch values are averaged with equal weights.
+``coverage`` is always a single ratio over the positions of the kept batches. No
+complete batch gives NaN and a warning.
 """
 
 from __future__ import annotations
@@ -345,21 +385,21 @@ class MetricAccumulator:
         )
         seg_ptr, keep = self._segments(n_rows, batches)
         n_items = self.n_items if self.n_items is not None else _INT32_MAX
-        standard, bad = K.run_standard(
-            ids,
-            targets,
-            cart,
-            order,
-            mask_a,
-            self.has_cart,
-            self.has_order,
-            has_mask,
-            self.k,
-            n_items,
-            self._recip,
-            self._discount,
-            seg_ptr,
+        standard_inputs = K.StandardInputs(
+            ids=ids,
+            targets=targets,
+            cart=cart,
+            order=order,
+            mask=mask_a,
+            has_cart=self.has_cart,
+            has_order=self.has_order,
+            has_mask=has_mask,
+            k=self.k,
+            n_items=n_items,
+            recip=self._recip,
+            discount=self._discount,
         )
+        standard, bad = K.run_standard(standard_inputs, seg_ptr)
         if np.any(bad[:, 0] >= 0):
             rows = bad[:, 0]
             first = int(np.argmin(np.where(rows >= 0, rows, np.iinfo(np.int64).max)))
@@ -371,20 +411,22 @@ class MetricAccumulator:
         if self._need_list and len(kept_standard):
             # the kept segments are contiguous: all of seg_ptr, or exactly the batches
             kept_ptr = np.asarray(batches, dtype=np.int64) if self.batch_mode else seg_ptr
-            kept_list = K.run_list(
-                ids,
-                mask_a,
-                has_mask,
-                self.k,
-                self._log_pop if self._log_pop is not None else np.zeros(1),
-                self._need_pop,
-                self._vectors if self._vectors is not None else np.zeros((1, 1), np.float32),
-                self._inv_norm if self._inv_norm is not None else np.zeros(1),
-                self._need_div,
-                self._seen,
-                self._need_cov,
-                kept_ptr,
+            list_inputs = K.ListInputs(
+                ids=ids,
+                mask=mask_a,
+                has_mask=has_mask,
+                k=self.k,
+                log_pop=self._log_pop if self._log_pop is not None else np.zeros(1),
+                has_pop=self._need_pop,
+                vectors=(
+                    self._vectors if self._vectors is not None else np.zeros((1, 1), np.float32)
+                ),
+                inv_norm=self._inv_norm if self._inv_norm is not None else np.zeros(1),
+                has_vec=self._need_div,
+                seen=self._seen,
+                has_cov=self._need_cov,
             )
+            kept_list = K.run_list(list_inputs, kept_ptr)
         if self.batch_mode:
             self._standard_batches.append(kept_standard)
             self._list_batches.append(kept_list)
@@ -622,43 +664,8 @@ def evaluate(
 
     Notes
     -----
-    With the 0-based rank :math:`\rho_p` of the target among the first ``k`` ids (first
-    occurrence), hit :math:`h_p = [\rho_p \text{ exists}]`, mask :math:`m_p` and labels
-    :math:`c_p, o_p`, sums over the positions of a group (all positions, or one batch):
-
-    .. math::
-
-        \text{click\_recall} = \frac{\sum m h}{\sum m}, \qquad
-        \text{mrr} = \frac{\sum m h \,/(\rho + 1)}{\sum m}, \qquad
-        \text{dcg} = \frac{\sum m h \,/\log_2(\rho + 2)}{\sum m}
-
-        \text{cart\_recall} = \frac{\sum m c h}{\sum m c}, \qquad
-        \text{cart\_density} = \frac{\sum m c h}{\sum m h}, \qquad
-        \text{(orders alike)}, \qquad
-        \text{recall\_x\_order\_density} = \text{click\_recall}\times\text{order\_density}.
-
-    ``ndcg`` equals ``dcg``: with one relevant item the ideal DCG is
-    :math:`1/\log_2 2 = 1` (both names are kept to compare with tools that report
-    either). Over the recommended slots :math:`i` (ids ``>= 1`` among the first ``k``) of
-    counted positions: ``mean_log_popularity`` = mean :math:`l_i`; ``novelty`` = mean
-    :math:`-\log_2 p(i)` with :math:`p(i) = e^{l_i} / \sum_{j=1}^{N} e^{l_j}`;
-    ``diversity`` = mean over lists with at least two items of the mean over item pairs
-    of :math:`1 - \cos(v_i, v_j)`; ``coverage`` = distinct recommended items / ``N``.
-
-    **Global mode** (default): each metric is one ratio of sums over all counted
-    positions (long sessions weigh more, as in MultiTRON's loss normalisation). A zero
-    denominator (no counted position, no hit for the densities, no labelled position
-    for cart/order recall) gives **NaN** and one :class:`UndefinedMetricWarning`.
-
-    **Batch mode** (``batch_size=B``), MultiTRON's Lightning logging (method brief
-    §2.10): rows are cut into consecutive batches of ``B`` *rows* (masked-out rows
-    included — pass the flattened ``[S, L]`` arrays with their mask and
-    ``B = 256 * L`` to reproduce its batches of 256 sessions), the trailing partial
-    batch is dropped, each ratio is taken per batch with its denominator clamped at
-    ``5e-7`` (so an empty batch contributes 0), the product ``recall_x_order_density``
-    is taken per batch, and the per-batch values are averaged with equal weights.
-    ``coverage`` is always a single ratio over the positions of the kept batches. No
-    complete batch gives NaN and a warning.
+    The formulas, global mode and batch mode are stated in this module's docstring
+    (:mod:`paretoalign.metrics._evaluate`, section *The metrics*).
 
     Raises
     ------

@@ -1,10 +1,13 @@
 """Numba kernels behind :mod:`paretoalign.metrics` (private: call the checked façade).
 
-Layout (house style item 2 and 7): ``@njit(cache=True)`` helpers handle one row (one
-position's list) or one segment of rows; the ``@njit(parallel=True)`` batch kernels do
-nothing but the ``prange`` loop over segments. Each segment is summed sequentially in
-float64 into its own output row, and the caller combines the rows in a fixed order, so
-results do not depend on the number of threads.
+Layout: ``@njit(cache=True)`` helpers handle one row (one position's list) or one
+segment of rows; the batch kernels do nothing but the ``prange`` loop over segments, each
+written once and compiled twice, parallel and serial (:func:`parallel_and_serial`). The
+inputs of a kernel travel together as one named record (:class:`StandardInputs`,
+:class:`ListInputs`, :class:`OttoInputs`), built once per call by the caller and handed
+down unchanged to the segment and row helpers, which read its fields by name.
+Each segment is summed sequentially in float64 into its own output row, and the caller
+combines the rows in a fixed order, so results do not depend on the number of threads.
 
 The kernels do not check shapes or dtypes (the façade does), but the standard kernel
 checks every *value* — ids, targets and labels — sub-block by sub-block while the data
@@ -21,6 +24,9 @@ early-exit scan; the standard set then costs ~2.5x the time of merely reading th
 """
 
 from __future__ import annotations
+
+import types
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
@@ -51,6 +57,83 @@ BAD_PADDING = 2  # a real id after a -1
 BAD_TARGET = 3  # target outside 1..n_items (0 allowed where the mask is false)
 BAD_CART = 4  # cart label not 0/1
 BAD_ORDER = 5  # order label not 0/1
+
+
+# ================================================================ input records
+# Numba compiles a namedtuple of arrays, ints and bools as one heterogeneous record: its
+# fields are read by name (``inp.ids``) in nopython code at no run-time cost.
+StandardInputs = namedtuple(
+    "StandardInputs",
+    "ids targets cart order mask has_cart has_order has_mask k n_items recip discount",
+)
+StandardInputs.__doc__ = """Inputs of the standard kernel (:func:`standard_sums`), P positions.
+
+Fields
+------
+ids : int32[P, K], K >= k
+    Recommended ids, best first: ``1..n_items``, ``-1`` only as trailing padding.
+targets : int32[P]
+    The position's target id, ``1..n_items`` (``0`` allowed where the mask is false).
+cart, order : int8[P] (``int8[0]`` when the flag is false)
+    Cart / order labels, 0 or 1.
+mask : bool[P] (``bool[0]`` when ``has_mask`` is false)
+    Positions that count.
+has_cart, has_order, has_mask : bool
+    Whether ``cart`` / ``order`` / ``mask`` hold data.
+k : int
+    Cut-off: only ``ids[:, :k]`` count.
+n_items : int
+    Catalogue size ``N``: the largest valid id.
+recip : float64[k]
+    ``1 / (rank + 1)`` per 0-based rank.
+discount : float64[k]
+    ``1 / log2(rank + 2)`` per 0-based rank.
+"""
+
+ListInputs = namedtuple(
+    "ListInputs", "ids mask has_mask k log_pop has_pop vectors inv_norm has_vec seen has_cov"
+)
+ListInputs.__doc__ = """Inputs of the list kernel (:func:`list_sums`), P positions, N items.
+
+The kernel trusts the ids (the standard kernel validated them); an unused array may be a
+placeholder of any length (its flag is false).
+
+Fields
+------
+ids : int32[P, K], K >= k
+    Recommended ids, best first, ``-1`` as trailing padding.
+mask : bool[P] (``bool[0]`` when ``has_mask`` is false)
+    Positions that count.
+has_mask : bool
+k : int
+    Cut-off: the slots are the ids ``>= 1`` among ``ids[:, :k]``.
+log_pop : float64[N + 1]
+    Item log-popularity, summed over the slots when ``has_pop``.
+has_pop : bool
+vectors : float32 or float64[N + 1, d]
+    Item vectors for intra-list diversity when ``has_vec``.
+inv_norm : float64[N + 1]
+    ``1 / |vectors[i]|`` (0 for a zero vector).
+has_vec : bool
+seen : uint8[N + 1]
+    Output: ``seen[i]`` is set to 1 for every recommended item ``i`` when ``has_cov``.
+has_cov : bool
+"""
+
+OttoInputs = namedtuple("OttoInputs", "pred truth_ptr truth_ids k")
+OttoInputs.__doc__ = """Inputs of the OTTO kernel (:func:`otto_sums`), one event type, S sessions.
+
+Fields
+------
+pred : int32[S, K], K >= k
+    Predicted ids per session, best first (``-1`` never matches a true id).
+truth_ptr : int64[S + 1]
+    CSR offsets of each session's ground truth into ``truth_ids``.
+truth_ids : int32[nnz]
+    Ground-truth ids (``>= 1``; repeats count once).
+k : int
+    Cut-off.
+"""
 
 
 # ================================================================ LOW LEVEL: one row
@@ -143,47 +226,35 @@ def _row_rank_long(row, target, k):
 
 
 @njit(cache=True)
-def _row_code(ids, targets, cart, order, mask, has_cart, has_order, has_mask, n_items, p):
-    """Validation code of row ``p`` (the slow path, run only for a suspicious sub-block)."""
-    code = _row_id_code(ids[p], n_items)
+def _row_code(inp, p):
+    """Validation code of row ``p`` (the slow path, run only for a suspicious sub-block).
+
+    ``inp`` is a :class:`StandardInputs`.
+    """
+    code = _row_id_code(inp.ids[p], inp.n_items)
     if code != OK:
         return code
-    counted = mask[p] if has_mask else True
-    target = targets[p]
-    if target < (1 if counted else 0) or target > n_items:
+    counted = inp.mask[p] if inp.has_mask else True
+    target = inp.targets[p]
+    if target < (1 if counted else 0) or target > inp.n_items:
         return BAD_TARGET
-    if has_cart and cart[p] != 0 and cart[p] != 1:
+    if inp.has_cart and inp.cart[p] != 0 and inp.cart[p] != 1:
         return BAD_CART
-    if has_order and order[p] != 0 and order[p] != 1:
+    if inp.has_order and inp.order[p] != 0 and inp.order[p] != 1:
         return BAD_ORDER
     return OK
 
 
 @njit(cache=True)
-def _standard_segment(
-    ids,
-    targets,
-    cart,
-    order,
-    mask,
-    has_cart,
-    has_order,
-    has_mask,
-    k,
-    n_items,
-    recip,
-    discount,
-    start,
-    stop,
-    out,
-):
+def _standard_segment(inp, start, stop, out):
     """Sum the standard statistics of rows ``start..stop-1`` into ``out`` (float64[8]).
 
-    Rows go in sub-blocks of :data:`SUB_BLOCK`. Every value is validated on the way:
-    vectorised min/max passes over the sub-block's ids, targets and labels, and only a
-    sub-block whose ranges leave the valid values (or hold ``-1`` padding, whose order
-    must be checked) sends the per-row check from there on. Float sums are plain within a sub-block and compensated across
-    sub-blocks. Returns ``(first_bad_row, code)``; ``(-1, OK)`` when all is valid.
+    ``inp`` is a :class:`StandardInputs`. Rows go in sub-blocks of :data:`SUB_BLOCK`.
+    Every value is validated on the way: vectorised min/max passes over the sub-block's
+    ids, targets and labels, and only a sub-block whose ranges leave the valid values (or
+    hold ``-1`` padding, whose order must be checked) sends the per-row check from there
+    on. Float sums are plain within a sub-block and compensated across sub-blocks.
+    Returns ``(first_bad_row, code)``; ``(-1, OK)`` when all is valid.
     """
     n_pos = 0
     hits = 0
@@ -198,55 +269,55 @@ def _standard_segment(
     bad_row = -1
     bad_code = OK
     first_suspicious = -1
-    width = ids.shape[1]
-    flat = ids.reshape(-1)
+    width = inp.ids.shape[1]
+    flat = inp.ids.reshape(-1)
     for r0 in range(start, stop, SUB_BLOCK):
         r1 = min(stop, r0 + SUB_BLOCK)
         # Sub-block views indexed from 0: provably non-negative indices, so LLVM drops
         # the wrap-around handling of negative indices.
-        block = ids[r0:r1]
-        block_targets = targets[r0:r1]
-        block_cart = cart[r0:r1] if has_cart else cart
-        block_order = order[r0:r1] if has_order else order
-        block_mask = mask[r0:r1] if has_mask else mask
+        block = inp.ids[r0:r1]
+        block_targets = inp.targets[r0:r1]
+        block_cart = inp.cart[r0:r1] if inp.has_cart else inp.cart
+        block_order = inp.order[r0:r1] if inp.has_order else inp.order
+        block_mask = inp.mask[r0:r1] if inp.has_mask else inp.mask
         # Validation by ranges: one long vectorised pass over the sub-block's ids (which
         # also brings them into cache for the rows below) and its targets and labels.
         ids_low, ids_high = _block_range(flat[r0 * width : r1 * width])
         targets_low, targets_high = _block_range(block_targets)
         labels_high = 0
-        if has_cart:
+        if inp.has_cart:
             labels_high = max(labels_high, _block_range(block_cart.view(np.uint8))[1])
-        if has_order:
+        if inp.has_order:
             labels_high = max(labels_high, _block_range(block_order.view(np.uint8))[1])
         block_recip = 0.0
         block_dcg = 0.0
         for p in range(r1 - r0):
             row = block[p]
             target = block_targets[p]
-            c = block_cart[p] if has_cart else np.int8(0)
-            o = block_order[p] if has_order else np.int8(0)
-            if has_mask and not block_mask[p]:
+            c = block_cart[p] if inp.has_cart else np.int8(0)
+            o = block_order[p] if inp.has_order else np.int8(0)
+            if inp.has_mask and not block_mask[p]:
                 continue
-            if k <= 32:
-                rank = _row_rank_short(row, target, k)
+            if inp.k <= 32:
+                rank = _row_rank_short(row, target, inp.k)
             else:
-                rank = _row_rank_long(row, target, k)
+                rank = _row_rank_long(row, target, inp.k)
             n_pos += 1
             cart_n += c
             order_n += o
             if rank >= 0:
                 hits += 1
-                block_recip += recip[rank]
-                block_dcg += discount[rank]
+                block_recip += inp.recip[rank]
+                block_dcg += inp.discount[rank]
                 cart_hits += c
                 order_hits += o
         recip_rank, recip_rank_c = _add_compensated(recip_rank, recip_rank_c, block_recip)
         dcg, dcg_c = _add_compensated(dcg, dcg_c, block_dcg)
         suspicious = (
             ids_low < 1
-            or ids_high > n_items
+            or ids_high > inp.n_items
             or targets_low < 1
-            or targets_high > n_items
+            or targets_high > inp.n_items
             or labels_high > 1
         )
         if suspicious and first_suspicious < 0:
@@ -255,9 +326,7 @@ def _standard_segment(
     # (keeping it out of the loop keeps the loop fast: measured 1.3x).
     if first_suspicious >= 0:
         for p in range(first_suspicious, stop):
-            code = _row_code(
-                ids, targets, cart, order, mask, has_cart, has_order, has_mask, n_items, p
-            )
+            code = _row_code(inp, p)
             if code != OK:
                 bad_row = p
                 bad_code = code
@@ -274,29 +343,16 @@ def _standard_segment(
 
 
 @njit(cache=True)
-def _list_segment(
-    ids,
-    mask,
-    has_mask,
-    k,
-    log_pop,
-    has_pop,
-    vectors,
-    inv_norm,
-    has_vec,
-    seen,
-    has_cov,
-    start,
-    stop,
-    out,
-):
+def _list_segment(inp, start, stop, out):
     """List statistics of rows ``start..stop-1`` into ``out`` (float64[4]); marks ``seen``.
+
+    ``inp`` is a :class:`ListInputs`.
 
     Intra-list diversity uses the identity
     ``sum_{i<j} u_i . u_j = (|sum_i u_i|^2 - sum_i |u_i|^2) / 2`` for the unit vectors
     ``u_i`` of the list (zero vectors stay zero), so a list costs O(k d), not O(k^2 d).
     """
-    dim = vectors.shape[1]
+    dim = inp.vectors.shape[1]
     total = np.zeros(dim, dtype=np.float64)
     slots = 0.0
     log_pop_sum = 0.0
@@ -305,30 +361,30 @@ def _list_segment(
     div_c = 0.0
     div_lists = 0.0
     for p in range(start, stop):
-        if has_mask and not mask[p]:
+        if inp.has_mask and not inp.mask[p]:
             continue
-        row = ids[p]
+        row = inp.ids[p]
         count = 0
         row_log_pop = 0.0
-        for j in range(k):
+        for j in range(inp.k):
             v = row[j]
             if v < 1:
                 break
             count += 1
-            if has_pop:
-                row_log_pop += log_pop[v]
-            if has_cov:
-                seen[v] = 1
+            if inp.has_pop:
+                row_log_pop += inp.log_pop[v]
+            if inp.has_cov:
+                inp.seen[v] = 1
         slots += count
-        if has_pop:
+        if inp.has_pop:
             log_pop_sum, log_pop_c = _add_compensated(log_pop_sum, log_pop_c, row_log_pop)
-        if has_vec and count >= 2:
+        if inp.has_vec and count >= 2:
             total[:] = 0.0
             squares = 0.0
             for j in range(count):
                 v = row[j]
-                scale = inv_norm[v]
-                vector = vectors[v]
+                scale = inp.inv_norm[v]
+                vector = inp.vectors[v]
                 for q in range(dim):
                     x = np.float64(vector[q]) * scale
                     total[q] += x
@@ -347,36 +403,40 @@ def _list_segment(
 
 
 @njit(cache=True)
-def _otto_row(pred, s, truth_ptr, truth_ids, k):
-    """``(|set(pred[s, :k]) & set(GT_s)|, min(k, |set(GT_s)|))`` for one session."""
-    row = pred[s]
-    lo = truth_ptr[s]
-    hi = truth_ptr[s + 1]
+def _otto_row(inp, s):
+    """``(|set(pred[s, :k]) & set(GT_s)|, min(k, |set(GT_s)|))`` for one session.
+
+    ``inp`` is an :class:`OttoInputs`.
+    """
+    row = inp.pred[s]
+    lo = inp.truth_ptr[s]
+    hi = inp.truth_ptr[s + 1]
     distinct = 0
     hits = 0
     for a in range(lo, hi):
-        item = truth_ids[a]
+        item = inp.truth_ids[a]
         repeated = False
         for b in range(lo, a):
-            if truth_ids[b] == item:
+            if inp.truth_ids[b] == item:
                 repeated = True
                 break
         if repeated:
             continue
         distinct += 1
-        for j in range(k):
+        for j in range(inp.k):
             if row[j] == item:
                 hits += 1
                 break
-    return hits, min(k, distinct)
+    return hits, min(inp.k, distinct)
 
 
 @njit(cache=True)
-def _otto_segment(pred, truth_ptr, truth_ids, k, start, stop, out):
+def _otto_segment(inp, start, stop, out):
+    """``out`` = (hits, denominator) of sessions ``start..stop-1`` (``inp``: OttoInputs)."""
     hits = 0.0
     denominator = 0.0
     for s in range(start, stop):
-        h, d = _otto_row(pred, s, truth_ptr, truth_ids, k)
+        h, d = _otto_row(inp, s)
         hits += h
         denominator += d
     out[0] = hits
@@ -384,188 +444,97 @@ def _otto_segment(pred, truth_ptr, truth_ids, k, start, stop, out):
 
 
 # ================================================================ HIGH LEVEL: prange loops
-@njit(cache=True, parallel=True)
-def standard_sums(
-    ids,
-    targets,
-    cart,
-    order,
-    mask,
-    has_cart,
-    has_order,
-    has_mask,
-    k,
-    n_items,
-    recip,
-    discount,
-    seg_ptr,
-):
-    """Per-segment standard sums ``float64[n_seg, 8]`` and validation ``int64[n_seg, 2]``."""
+# Each loop over segments is written once, as a plain function, and compiled twice by
+# parallel_and_serial: with ``parallel=True`` (``prange`` spreads the segments over
+# threads) and without (``prange`` runs as ``range``). On small inputs launching the team
+# costs more than the work (milliseconds on a busy machine), so the run_* dispatchers
+# below take the serial build there. Each segment is computed by the same helper either
+# way, so the result does not depend on which build ran.
+def parallel_and_serial(body, name):
+    """``(parallel, serial)``: ``body`` compiled with and without ``parallel=True``.
+
+    The builds are named ``name`` and ``name + "_serial"``. Each compiles its own copy of
+    ``body`` under its own ``__qualname__``: Numba names a function's on-disk cache after
+    its qualified name and first line, and its cache key ignores the ``parallel`` option,
+    so two builds of one function object would share one cache entry, and whichever build
+    compiled second would load the first one's machine code.
+    """
+
+    def build(qualname, doc, **options):
+        copy = types.FunctionType(
+            body.__code__, body.__globals__, qualname, body.__defaults__, body.__closure__
+        )
+        copy.__qualname__ = qualname
+        copy.__doc__ = doc
+        return njit(cache=True, **options)(copy)
+
+    serial_doc = f"Serial build of :func:`{name}` (one thread; same arguments and result)."
+    return build(name, body.__doc__, parallel=True), build(name + "_serial", serial_doc)
+
+
+def _standard_sums(inp, seg_ptr):
+    """Per-segment standard sums ``float64[n_seg, 8]`` and validation ``int64[n_seg, 2]``.
+
+    ``inp`` is a :class:`StandardInputs`; ``seg_ptr`` (int64[n_seg + 1]) the segments'
+    row offsets. Row ``s`` of the validation holds ``(first_bad_row, code)`` of segment
+    ``s``, ``(-1, OK)`` when all is valid.
+    """
     n_seg = len(seg_ptr) - 1
     out = np.zeros((n_seg, N_STANDARD), dtype=np.float64)
     bad = np.empty((n_seg, 2), dtype=np.int64)
     for s in prange(n_seg):
-        row, code = _standard_segment(
-            ids,
-            targets,
-            cart,
-            order,
-            mask,
-            has_cart,
-            has_order,
-            has_mask,
-            k,
-            n_items,
-            recip,
-            discount,
-            seg_ptr[s],
-            seg_ptr[s + 1],
-            out[s],
-        )
+        row, code = _standard_segment(inp, seg_ptr[s], seg_ptr[s + 1], out[s])
         bad[s, 0] = row
         bad[s, 1] = code
     return out, bad
 
 
-@njit(cache=True, parallel=True)
-def list_sums(
-    ids, mask, has_mask, k, log_pop, has_pop, vectors, inv_norm, has_vec, seen, has_cov, seg_ptr
-):
-    """Per-segment list sums ``float64[n_seg, 4]``; sets ``seen[i] = 1`` for recommended i."""
+def _list_sums(inp, seg_ptr):
+    """Per-segment list sums ``float64[n_seg, 4]`` of :class:`ListInputs` ``inp``.
+
+    Also sets ``inp.seen[i] = 1`` for every recommended item ``i`` (when ``inp.has_cov``).
+    """
     n_seg = len(seg_ptr) - 1
     out = np.zeros((n_seg, N_LIST), dtype=np.float64)
     for s in prange(n_seg):
-        _list_segment(
-            ids,
-            mask,
-            has_mask,
-            k,
-            log_pop,
-            has_pop,
-            vectors,
-            inv_norm,
-            has_vec,
-            seen,
-            has_cov,
-            seg_ptr[s],
-            seg_ptr[s + 1],
-            out[s],
-        )
+        _list_segment(inp, seg_ptr[s], seg_ptr[s + 1], out[s])
     return out
 
 
-@njit(cache=True, parallel=True)
-def otto_sums(pred, truth_ptr, truth_ids, k, seg_ptr):
-    """Per-segment ``(hits, denominator)`` of one OTTO event type: ``float64[n_seg, 2]``."""
+def _otto_sums(inp, seg_ptr):
+    """Per-segment ``(hits, denominator)`` of :class:`OttoInputs` ``inp``: ``float64[n_seg, 2]``."""
     n_seg = len(seg_ptr) - 1
     out = np.zeros((n_seg, 2), dtype=np.float64)
     for s in prange(n_seg):
-        _otto_segment(pred, truth_ptr, truth_ids, k, seg_ptr[s], seg_ptr[s + 1], out[s])
+        _otto_segment(inp, seg_ptr[s], seg_ptr[s + 1], out[s])
     return out
 
 
-# ================================================================ serial twins
-# The same loops without threads. On small inputs launching the thread team costs more
-# than the work (milliseconds on a busy machine). Each segment is computed by the same
-# helper either way, so the result does not depend on which loop ran.
-@njit(cache=True)
-def standard_sums_serial(
-    ids,
-    targets,
-    cart,
-    order,
-    mask,
-    has_cart,
-    has_order,
-    has_mask,
-    k,
-    n_items,
-    recip,
-    discount,
-    seg_ptr,
-):
-    """Serial twin of :func:`standard_sums`."""
-    n_seg = len(seg_ptr) - 1
-    out = np.zeros((n_seg, N_STANDARD), dtype=np.float64)
-    bad = np.empty((n_seg, 2), dtype=np.int64)
-    for s in range(n_seg):
-        row, code = _standard_segment(
-            ids,
-            targets,
-            cart,
-            order,
-            mask,
-            has_cart,
-            has_order,
-            has_mask,
-            k,
-            n_items,
-            recip,
-            discount,
-            seg_ptr[s],
-            seg_ptr[s + 1],
-            out[s],
-        )
-        bad[s, 0] = row
-        bad[s, 1] = code
-    return out, bad
-
-
-@njit(cache=True)
-def list_sums_serial(
-    ids, mask, has_mask, k, log_pop, has_pop, vectors, inv_norm, has_vec, seen, has_cov, seg_ptr
-):
-    """Serial twin of :func:`list_sums`."""
-    n_seg = len(seg_ptr) - 1
-    out = np.zeros((n_seg, N_LIST), dtype=np.float64)
-    for s in range(n_seg):
-        _list_segment(
-            ids,
-            mask,
-            has_mask,
-            k,
-            log_pop,
-            has_pop,
-            vectors,
-            inv_norm,
-            has_vec,
-            seen,
-            has_cov,
-            seg_ptr[s],
-            seg_ptr[s + 1],
-            out[s],
-        )
-    return out
-
-
-@njit(cache=True)
-def otto_sums_serial(pred, truth_ptr, truth_ids, k, seg_ptr):
-    """Serial twin of :func:`otto_sums`."""
-    n_seg = len(seg_ptr) - 1
-    out = np.zeros((n_seg, 2), dtype=np.float64)
-    for s in range(n_seg):
-        _otto_segment(pred, truth_ptr, truth_ids, k, seg_ptr[s], seg_ptr[s + 1], out[s])
-    return out
+standard_sums, standard_sums_serial = parallel_and_serial(_standard_sums, "standard_sums")
+list_sums, list_sums_serial = parallel_and_serial(_list_sums, "list_sums")
+otto_sums, otto_sums_serial = parallel_and_serial(_otto_sums, "otto_sums")
 
 
 # ================================================================ dispatch
-#: Below this many rows the serial loops run.
+#: Below this many rows the serial builds run.
 PARALLEL_MIN_ROWS = 16384
 
 
-def run_standard(*args):
-    """:func:`standard_sums` (or its serial twin for small inputs); same arguments."""
-    kernel = standard_sums if len(args[0]) >= PARALLEL_MIN_ROWS else standard_sums_serial
-    return kernel(*args)
+def _run(parallel, serial, n_rows, inp, seg_ptr):
+    """``parallel(inp, seg_ptr)`` from :data:`PARALLEL_MIN_ROWS` rows on, else serial."""
+    return (parallel if n_rows >= PARALLEL_MIN_ROWS else serial)(inp, seg_ptr)
 
 
-def run_list(*args):
-    """:func:`list_sums` (or its serial twin for small inputs); same arguments."""
-    kernel = list_sums if len(args[0]) >= PARALLEL_MIN_ROWS else list_sums_serial
-    return kernel(*args)
+def run_standard(inp, seg_ptr):
+    """:func:`standard_sums` (or its serial build for small inputs); same arguments."""
+    return _run(standard_sums, standard_sums_serial, len(inp.ids), inp, seg_ptr)
 
 
-def run_otto(*args):
-    """:func:`otto_sums` (or its serial twin for small inputs); same arguments."""
-    kernel = otto_sums if len(args[0]) >= PARALLEL_MIN_ROWS else otto_sums_serial
-    return kernel(*args)
+def run_list(inp, seg_ptr):
+    """:func:`list_sums` (or its serial build for small inputs); same arguments."""
+    return _run(list_sums, list_sums_serial, len(inp.ids), inp, seg_ptr)
+
+
+def run_otto(inp, seg_ptr):
+    """:func:`otto_sums` (or its serial build for small inputs); same arguments."""
+    return _run(otto_sums, otto_sums_serial, len(inp.pred), inp, seg_ptr)

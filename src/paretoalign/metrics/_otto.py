@@ -1,4 +1,8 @@
-"""OTTO's Kaggle score: weighted recall@20 of clicks, carts and orders (method brief §4.4)."""
+"""OTTO's Kaggle score: weighted recall@20 of clicks, carts and orders.
+
+As the OTTO data set's own ``evaluate.py`` (``otto-de/recsys-dataset``) defines it; the
+book's real-data page shows how to run it.
+"""
 
 from __future__ import annotations
 
@@ -126,7 +130,8 @@ def otto_weighted_recall(
             n_sessions = pred.shape[0]
             ptr, ids = _check_truth(ground_truth[kind], kind, n_sessions)
             seg_ptr = np.append(np.arange(0, n_sessions, SEGMENT_ROWS, dtype=np.int64), n_sessions)
-            sums = K.run_otto(pred, ptr, ids, k, seg_ptr).sum(axis=0)
+            inputs = K.OttoInputs(pred=pred, truth_ptr=ptr, truth_ids=ids, k=k)
+            sums = K.run_otto(inputs, seg_ptr).sum(axis=0)
             recalls[kind] = float(sums[0] / sums[1]) if sums[1] > 0 else math.nan
     undefined = [kind for kind, v in recalls.items() if math.isnan(v)]
     if undefined:
