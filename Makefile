@@ -62,7 +62,7 @@ SEC := $(R)/config
 REPRO := $(PY) -m paretoalign.repro
 CLI ?= $(PY) -m paretoalign
 STEP = $(REPRO) run --log $(R)/timings.json --step
-code = $(wildcard $(foreach d,$(1),src/paretoalign/$(d)/*.py)) src/paretoalign/config.py src/paretoalign/io.py
+code = $(wildcard $(foreach d,$(1),src/paretoalign/$(d)/*.py)) $(wildcard src/paretoalign/*.py)
 # the command-line module of a step (what it writes, e.g. train's summary.json, lives there)
 cli = src/paretoalign/cli/$(1).py
 

@@ -1,6 +1,6 @@
 """The serial and parallel builds of each batch kernel: one body, two real compilations.
 
-``_kernels.parallel_and_serial`` compiles one plain function with and without
+``paretoalign.jit.parallel_and_serial`` compiles one plain function with and without
 ``parallel=True``. Numba's on-disk cache is keyed by the function's qualified name and
 first line, not by the ``parallel`` option, so the two builds must carry different
 qualified names, or the second to compile would load the first one's machine code from the

@@ -2,10 +2,11 @@
 
 Layout: ``@njit(cache=True)`` helpers handle one row (one position's list) or one
 segment of rows; the batch kernels do nothing but the ``prange`` loop over segments, each
-written once and compiled twice, parallel and serial (:func:`parallel_and_serial`). The
-inputs of a kernel travel together as one named record (:class:`StandardInputs`,
-:class:`ListInputs`, :class:`OttoInputs`), built once per call by the caller and handed
-down unchanged to the segment and row helpers, which read its fields by name.
+written once and compiled twice, parallel and serial
+(:func:`paretoalign.jit.parallel_and_serial`). The inputs of a kernel travel together as
+one named record (:class:`StandardInputs`, :class:`ListInputs`, :class:`OttoInputs`),
+built once per call by the caller and handed down unchanged to the segment and row
+helpers, which read its fields by name.
 Each segment is summed sequentially in float64 into its own output row, and the caller
 combines the rows in a fixed order, so results do not depend on the number of threads.
 
@@ -25,11 +26,12 @@ early-exit scan; the standard set then costs ~2.5x the time of merely reading th
 
 from __future__ import annotations
 
-import types
 from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
+
+from paretoalign.jit import parallel_and_serial
 
 # ================================================================ statistic layout
 # Standard pass: sums over counted positions p (mask true).
@@ -450,28 +452,6 @@ def _otto_segment(inp, start, stop, out):
 # costs more than the work (milliseconds on a busy machine), so the run_* dispatchers
 # below take the serial build there. Each segment is computed by the same helper either
 # way, so the result does not depend on which build ran.
-def parallel_and_serial(body, name):
-    """``(parallel, serial)``: ``body`` compiled with and without ``parallel=True``.
-
-    The builds are named ``name`` and ``name + "_serial"``. Each compiles its own copy of
-    ``body`` under its own ``__qualname__``: Numba names a function's on-disk cache after
-    its qualified name and first line, and its cache key ignores the ``parallel`` option,
-    so two builds of one function object would share one cache entry, and whichever build
-    compiled second would load the first one's machine code.
-    """
-
-    def build(qualname, doc, **options):
-        copy = types.FunctionType(
-            body.__code__, body.__globals__, qualname, body.__defaults__, body.__closure__
-        )
-        copy.__qualname__ = qualname
-        copy.__doc__ = doc
-        return njit(cache=True, **options)(copy)
-
-    serial_doc = f"Serial build of :func:`{name}` (one thread; same arguments and result)."
-    return build(name, body.__doc__, parallel=True), build(name + "_serial", serial_doc)
-
-
 def _standard_sums(inp, seg_ptr):
     """Per-segment standard sums ``float64[n_seg, 8]`` and validation ``int64[n_seg, 2]``.
 
