@@ -38,8 +38,8 @@ def test_expected_matches_formula(tiny_world):
     cfg, cat, off = tiny_world.cfg, tiny_world.catalogue, tiny_world.offsets
     rows = shop._rows()
     pop = shop.population
-    s = shop._sh_idx[rows]
-    z = shop._z[rows]
+    s = shop._slots.sh_idx[rows]
+    z = shop._slots.z[rows]
     gamma = pop.price_sensitivity[s]
     price_idx = np.log(cat.price[slates] / cfg.price_median)
     util = (
@@ -49,7 +49,7 @@ def test_expected_matches_formula(tiny_world):
         - cfg.beta_price * gamma[:, None] * price_idx
     )
     probs, _ = slate_probs_reference(util, off.organic_utility, cfg.theta, cfg.click_model)
-    leaving = shop._n_events[rows] >= pop.budget[s]
+    leaving = shop._slots.n_events[rows] >= pop.budget[s]
     probs[leaving] = 0.0
     np.testing.assert_allclose(exp.p_click, probs, rtol=1e-9, atol=1e-15)
     logit_pi = np.log(pop.buy_propensity[s] / (1 - pop.buy_propensity[s]))

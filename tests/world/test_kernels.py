@@ -19,6 +19,7 @@ from paretoalign.world.logging_policy import (
     covisitation,
     popularity_order,
 )
+from paretoalign.world.records import Items
 from paretoalign.world.reference import (
     alias_probabilities,
     build_alias_reference,
@@ -71,9 +72,11 @@ def _kernel_probs(util, u0, theta, model):
     i4 = np.zeros(n + 1, np.int32)
     click_base = np.concatenate([[0.0], util.reshape(-1)])
     ptr = np.array([0, n], np.int64)
-    # the kernels' item tuple W (see kernels' docstring); only click_base matters here
-    W = (np.zeros((n + 1, 1)), i4, click_base, f, f, f, f, ptr, i4[1:], f[1:],
-         np.zeros((1, 1)), f, i4[1:], np.zeros((n, 1)), f[1:])  # fmt: skip
+    # the kernels' item record W; only click_base matters here
+    W = Items(vec=np.zeros((n + 1, 1)), cat=i4, click_base=click_base, price_idx=f,
+              cart_base=f, p_order=f, organic_base=f, cat_ptr=ptr, cat_items=i4[1:],
+              alias_prob=f[1:], cat_mu=np.zeros((1, 1)), order_base=f, alias_idx=i4[1:],
+              vec_cat=np.zeros((n, 1)), organic_cat=f[1:])  # fmt: skip
     par = np.zeros(K.N_PAR)
     par[K.P_U0] = u0
     par[K.P_THETA] = theta

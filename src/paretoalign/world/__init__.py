@@ -1,9 +1,10 @@
 """The simulated shop: offline logs, online responses to served slates, and the ground truth.
 
-A white-box generative shop (``simulation-brief.md`` §5) calibrated to OTTO's published
-marginals. The same world writes the offline logs (the embedded default data set),
-answers the slates of any policy in an online experiment, and knows every latent
-parameter, so offline↔online alignment can be checked against the truth.
+A white-box generative shop calibrated to OTTO's published marginals (why a simulated
+shop, and which simulators it borrows from: the book's method page, section *Why a
+simulated shop* (``method-shop``)). The same world writes the offline logs (the embedded
+default data set), answers the slates of any policy in an online experiment, and knows
+every latent parameter, so offline↔online alignment can be checked against the truth.
 
 Public API (stable; the online layer codes against it)
 ------------------------------------------------------
@@ -91,8 +92,9 @@ from paretoalign.world.online import (
     SessionState,
     run_online,
 )
+from paretoalign.world.records import Offsets
 from paretoalign.world.shoppers import ShopperPopulation
-from paretoalign.world.world import EXPERIMENT_ID_OFFSET, Offsets, World
+from paretoalign.world.world import EXPERIMENT_ID_OFFSET, World
 
 __all__ = [
     "CHANNEL_NAMES",

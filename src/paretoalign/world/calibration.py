@@ -15,8 +15,10 @@ recorded utilities:
 
 Each is a monotone equation in one unknown, solved by Brent's method.
 
-**Checking** (:func:`calibration_checks`): the statistics of the train log against OTTO's
-(``simulation-brief.md`` §1 and §5.9), each with its tolerance.
+**Checking** (:func:`calibration_checks`): the statistics of the train log against the
+published statistics of the OTTO data set (:data:`OTTO`; OTTO's ``recsys-dataset``
+repository, cited in the book's method page, section *Why a simulated shop*
+(``method-shop``)), each with its tolerance.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from scipy.special import expit, logsumexp
 from paretoalign.data import CART, CLICK, ORDER, SessionLog
 from paretoalign.world import kernels as K
 from paretoalign.world.config import ShopConfig
+from paretoalign.world.records import Offsets
 
 #: OTTO's published statistics (train split) used as calibration targets.
 OTTO = {
@@ -106,7 +109,7 @@ def calibration_checks(stats: dict[str, Any], *, relax: float = 1.0) -> list[dic
 
     ``rule`` is ``"abs"`` (``|sim - otto| <= tolerance``), ``"rel"`` (``|sim / otto - 1|
     <= tolerance``) or ``"report"`` (no target: ``tolerance`` and ``ok`` are null).
-    ``relax`` multiplies every tolerance (1 for the issue's tolerances).
+    ``relax`` multiplies every tolerance (1: the tolerances written below).
     """
     rows: list[dict[str, Any]] = []
 
@@ -191,14 +194,14 @@ def _solve(fn, target: float, lo: float = -60.0, hi: float = 60.0) -> float:
     return float(brentq(lambda v: fn(v) - target, lo, hi, xtol=1e-10))
 
 
-def solve_offsets(cfg: ShopConfig, out, offsets, slate_size: int):
+def solve_offsets(
+    cfg: ShopConfig, out, offsets: Offsets, slate_size: int
+) -> tuple[Offsets, dict[str, Any]]:
     """Solve the offsets left free in ``cfg`` on a recorded pilot ``out`` (``SimOutput``).
 
     Returns ``(Offsets, diagnostics)``; diagnostics hold the pilot's realised shares under
     the *old* offsets and the solved values.
     """
-    from paretoalign.world.world import Offsets
-
     clicks = out.type == CLICK
     carts = out.type == CART
     n_clicks, n_carts = int(clicks.sum()), int(carts.sum())

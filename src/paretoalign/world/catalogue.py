@@ -1,6 +1,7 @@
 """The catalogue: items in categories with latent vectors, popularity, price and two qualities.
 
-Generative model (``simulation-brief.md`` §5.2), all draws from one
+Generative model (specified here; the book's method page, section *Why a simulated shop*
+(``method-shop``), gives its purpose), all draws from one
 ``np.random.Generator`` seeded by ``(world seed, CATALOGUE stream)`` in a fixed order, so
 changing one knob (say ``rho_aq``) leaves every other draw unchanged:
 
@@ -25,8 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from paretoalign.world.config import ShopConfig
-
-CATALOGUE_STREAM = 1
+from paretoalign.world.records import CATALOGUE_STREAM
 
 
 @dataclass(frozen=True, eq=False)

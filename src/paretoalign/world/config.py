@@ -7,7 +7,8 @@ back silently to its default.
 
 The defaults are the ``default`` profile's world: about 20k items and 200k train sessions
 (4 weeks of train, 1 week of test after a 3-day burn-in), calibrated to OTTO's published
-marginals (``simulation-brief.md`` §5.10).
+marginals (the book's method page, section *Why a simulated shop*, ``method-shop``;
+the calibration table of the data chapter).
 """
 
 from __future__ import annotations

@@ -3,24 +3,22 @@
 The readable specification of the same process is :mod:`paretoalign.world.reference`
 (plain Python, same random stream); ``tests/world`` compares them event for event.
 
-Packed inputs (built by :mod:`paretoalign.world.world`):
-
-``W`` (items, row 0 = padding)
-    ``vec f8[N+1,d]``, ``cat i4[N+1]``, ``click_base f8[N+1]`` (``beta_a a + beta_b b``),
-    ``price_idx f8[N+1]`` (``log(p / price_median)``), ``cart_base f8[N+1]`` (``c_q q``),
-    ``p_order f8[N+1]`` (``sigmoid(o0 + o_q q)``), ``organic_base f8[N+1]``
-    (``kappa_a a``), ``cat_ptr i8[C+1]``, ``cat_items i4[N]`` (items grouped by category),
-    ``alias_prob f8[N]`` and ``alias_idx i4[N]`` (Walker/Vose alias tables, per category,
-    of ``exp(organic_pop b)`` over ``cat_items``; ``alias_idx`` is category-local),
-    ``cat_mu f8[C,d]``, ``order_base f8[N+1]`` (``o_q q``), ``vec_cat f8[N,d]`` and
-    ``organic_cat f8[N]`` (``vec`` and ``organic_base`` in ``cat_items`` order).
-``S`` (shoppers)
-    ``taste f8[S,d]``, ``gamma f8[S]``, ``logit_pi f8[S]``, ``fav_cat i4[S,F]``,
-    ``fav_cum f8[S,F]``, ``start_ms i8[S]``, ``budget i4[S]``, ``seed u8[S]``.
+Inputs and buffers are the named records of :mod:`paretoalign.world.records`: ``W``
+(:class:`~paretoalign.world.records.Items`, from ``World.packed_items()``), ``S``
+(:class:`~paretoalign.world.records.Shoppers`, from ``World.packed_shoppers()``), an
+offline batch's ``OfflinePlan``, ``EventBuffers`` and ``ImpressionBuffers``, the online
+shop's ``Slots`` and its outputs (``Landings``, ``StepOutput``, ``Probabilities``,
+``OrderLines``).
 ``par f8[N_PAR]`` / ``ipar i8[N_IPAR]``: scalar knobs at the ``P_*`` / ``I_*`` indices.
 
 Random-number consumption is part of the specification (the reference consumes the same
-draws in the same order); see :func:`_enter`, :func:`_choose` and :func:`_checkout`.
+draws in the same order); see :func:`_enter`, :func:`_choose` and :func:`_checkout_draws`.
+
+The batch kernels come in pairs compiled from one body by
+:func:`paretoalign.jit.parallel_and_serial`:
+``name`` runs blocks of ``BLOCK`` rows in parallel (``prange``), ``name_serial`` runs the
+same blocks in order on one thread. Every row is independent (its own random stream), so
+both give the same output.
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from paretoalign.jit import parallel_and_serial
 from paretoalign.world.rng import POLICY_SALT, mix64, normal, u01
 
 # ---------------------------------------------------------------------- constants
@@ -199,28 +198,21 @@ def _lognormal_ms(st, mu, sigma):
 @njit(cache=True)
 def click_utility(item, z, g, W, par):
     """``U_j = beta_m <z, v_j> + beta_a a_j + beta_b b_j - beta_p gamma log(p_j/p_med)``."""
-    vec = W[0]
-    click_base = W[2]
-    price_idx = W[3]
     return (
-        par[P_BETA_M] * _dot_row(z, vec, item)
-        + click_base[item]
-        - par[P_BETA_P] * g * price_idx[item]
+        par[P_BETA_M] * _dot_row(z, W.vec, item)
+        + W.click_base[item]
+        - par[P_BETA_P] * g * W.price_idx[item]
     )
 
 
 @njit(cache=True)
 def cart_logit_base(item, sh, S, W, par):
     """Cart logit without the offset: ``c_q q + c_m <u_s, v> - c_p gamma log p + logit pi``."""
-    vec = W[0]
-    price_idx = W[3]
-    cart_base = W[4]
-    taste = S[0]
     return (
-        cart_base[item]
-        + par[P_C_M] * _dot_row(taste[sh], vec, item)
-        - par[P_C_P] * S[1][sh] * price_idx[item]
-        + S[2][sh]
+        W.cart_base[item]
+        + par[P_C_M] * _dot_row(S.taste[sh], W.vec, item)
+        - par[P_C_P] * S.gamma[sh] * W.price_idx[item]
+        + S.logit_pi[sh]
     )
 
 
@@ -276,8 +268,7 @@ def _normalize(z):
 @njit(cache=True)
 def _intent_reset(z, c, sh, S, W):
     """``z = normalize(mu_c + u_s)`` (no draws)."""
-    cat_mu = W[10]
-    taste = S[0]
+    cat_mu, taste = W.cat_mu, S.taste
     for k in range(z.shape[0]):
         z[k] = cat_mu[c, k] + taste[sh, k]
     _normalize(z)
@@ -291,7 +282,7 @@ def _intent_pull(st, z, item, W, par):
     (uniform: one draw per component when ``tau > 0``; the drift sums many of them, so
     its shape is close to Gaussian after a few page views, at a fraction of the cost).
     """
-    vec = W[0]
+    vec = W.vec
     lam = par[P_LAMBDA]
     tau = par[P_TAU]
     d = z.shape[0]
@@ -307,14 +298,10 @@ def _intent_pull(st, z, item, W, par):
 @njit(cache=True)
 def _organic_pick(st, c, z, W, par, ipar, cand, score):
     """Draw M results from category c by popularity, pick one by relevance (M+1 draws)."""
-    cat_ptr = W[7]
-    cat_items = W[8]
-    alias_prob = W[9]
-    alias_idx = W[12]
-    vec_cat = W[13]
-    organic_cat = W[14]
-    lo = cat_ptr[c]
-    hi = cat_ptr[c + 1]
+    alias_prob, alias_idx, cat_items = W.alias_prob, W.alias_idx, W.cat_items
+    vec_cat, organic_cat = W.vec_cat, W.organic_cat
+    lo = W.cat_ptr[c]
+    hi = W.cat_ptr[c + 1]
     mm = ipar[I_M]
     km = par[P_KAPPA_M]
     best = -np.inf
@@ -393,8 +380,8 @@ def random_slate(pst, n_items, slate):
 @njit(cache=True)
 def _enter(st, sh, z, S, W, par, ipar, cand, score):
     """Start a session: favourite category (1 draw), intent reset, organic landing pick."""
-    f = _pick_row(S[4][sh], u01(st))
-    c = S[3][sh, f]
+    f = _pick_row(S.fav_cum[sh], u01(st))
+    c = S.fav_cat[sh, f]
     _intent_reset(z, c, sh, S, W)
     return _organic_pick(st, c, z, W, par, ipar, cand, score)
 
@@ -416,8 +403,9 @@ def _after_view(st, item, sh, z, S, W, par):
 def _choose(st, sh, c, slate, probs, z, seen, n_seen, S, W, par, ipar, cand, score):
     """The shopper leaves the page: gap, then rec click or organic (switch, repeat, pick).
 
-    ``probs`` must hold :func:`slate_probs` of this slate. Returns
-    ``(next_item, channel, position or -1, gap_ms, category)``.
+    ``probs`` must hold :func:`slate_probs` of this slate; ``cand`` / ``score`` are the
+    organic pick's scratch. Returns ``(next_item, channel, position or -1, gap_ms,
+    category)``.
     """
     gap = _gap(st, par)
     u = u01(st)
@@ -427,8 +415,8 @@ def _choose(st, sh, c, slate, probs, z, seen, n_seen, S, W, par, ipar, cand, sco
         if u < acc:
             return slate[k], CH_REC, k, gap, c
     if u01(st) < par[P_SWITCH]:
-        f = _pick_row(S[4][sh], u01(st))
-        c = S[3][sh, f]
+        f = _pick_row(S.fav_cum[sh], u01(st))
+        c = S.fav_cat[sh, f]
         _intent_reset(z, c, sh, S, W)
     if u01(st) < par[P_REPEAT] and n_seen >= 2:
         return _repeat_pick(st, seen, n_seen, par[P_RECENCY]), CH_REPEAT, -1, gap, c
@@ -452,11 +440,8 @@ def _checkout_draws(st, sh, carted, n_carted, S, W, par, out_item, out_units, ou
     (wishlist add-on?); if an add-on: 1 draw (favourite), 1 draw (item by popularity in
     that category), 1 draw (units).
     """
-    p_order = W[5]
-    cat_ptr = W[7]
-    cat_items = W[8]
-    alias_prob = W[9]
-    alias_idx = W[12]
+    p_order, cat_ptr, cat_items = W.p_order, W.cat_ptr, W.cat_items
+    alias_prob, alias_idx = W.alias_prob, W.alias_idx
     n = 0
     for i in range(n_carted):
         it = carted[i]
@@ -466,12 +451,10 @@ def _checkout_draws(st, sh, carted, n_carted, S, W, par, out_item, out_units, ou
             out_wish[n] = False
             n += 1
             if u01(st) < par[P_WISH_ODDS]:
-                f = _pick_row(S[4][sh], u01(st))
-                c = S[3][sh, f]
-                w = cat_items[
-                    _pick_alias(alias_prob, alias_idx, cat_ptr[c], cat_ptr[c + 1], u01(st))
-                ]
-                out_item[n] = w
+                f = _pick_row(S.fav_cum[sh], u01(st))
+                c = S.fav_cat[sh, f]
+                j = _pick_alias(alias_prob, alias_idx, cat_ptr[c], cat_ptr[c + 1], u01(st))
+                out_item[n] = cat_items[j]
                 out_units[n] = _units(st, par[P_QTY])
                 out_wish[n] = True
                 n += 1
@@ -480,53 +463,8 @@ def _checkout_draws(st, sh, carted, n_carted, S, W, par, out_item, out_units, ou
 
 # ---------------------------------------------------------------------- offline sessions
 @njit(cache=True)
-def simulate_session(
-    s,
-    W,
-    par,
-    ipar,
-    S,
-    table,
-    win_lo,
-    win_hi,
-    log_imp,
-    record,
-    ev_aid,
-    ev_ts,
-    ev_type,
-    ev_chan,
-    ev_units,
-    ev_x,
-    ev_flag,
-    e0,
-    im_ts,
-    im_page,
-    im_pos,
-    im_aid,
-    im_prop,
-    im_rand,
-    im_click,
-    im_util,
-    im_choice,
-    i0,
-):
-    """Simulate session ``s`` under the slate table + random share; write its events.
-
-    Events with ``ts`` outside ``[win_lo[s], win_hi[s])`` are not written; once time passes
-    ``win_hi`` the session stops (trimmed, no checkout). Returns ``(n_events, n_impr, checked_out)``
-    written from offsets ``e0`` / ``i0`` and whether the checkout fell inside the window.
-    """
-    n_items = W[1].shape[0] - 1
-    d = W[0].shape[1]
-    kk = table.shape[1]
-    mm = ipar[I_M]
-    budget = S[6][s]
-    lo = win_lo[s]
-    hi = win_hi[s]
-    st = np.empty(1, np.uint64)
-    st[0] = S[7][s]
-    pst = np.empty(1, np.uint64)
-    pst[0] = mix64(S[7][s] ^ POLICY_SALT)
+def _session_buffers(budget, kk, mm, d):
+    """Scratch of one offline session: ``(z, seen, carted, slate, probs, cand, score)``."""
     z = np.empty(d)
     seen = np.empty(budget + 2, np.int32)
     carted = np.empty(budget + 2, np.int32)
@@ -534,100 +472,56 @@ def simulate_session(
     probs = np.empty(kk)
     cand = np.empty(mm, np.int32)
     score = np.empty(mm)
-    o_item = np.empty(2 * budget + 4, np.int32)
-    o_units = np.empty(2 * budget + 4, np.int32)
-    o_wish = np.empty(2 * budget + 4, np.bool_)
-    eps = par[P_RANDOM_SHARE]
-    g = S[1][s]
+    return z, seen, carted, slate, probs, cand, score
+
+
+@njit(cache=True)
+def simulate_session(s, S, W, par, ipar, plan, ev, im):
+    """Simulate session ``s`` under the slate table + random share; write its events.
+
+    Events with ``ts`` outside ``[win_lo[s], win_hi[s])`` are not written; once time passes
+    ``win_hi`` the session stops (trimmed, no checkout). Returns ``(n_events, n_impr,
+    checked_out)``: the rows written from ``ev.off[s]`` / ``im.off[s]`` and whether the
+    checkout fell inside the window.
+
+    Each pass of the loop is one page view: its click event, the intent pull and the cart
+    draw (:func:`_after_view`), then the page's slate (logged with its propensities when
+    the session logs impressions), after which the shopper either leaves (budget spent,
+    then the checkout: :func:`_checkout_draws`) or moves on (:func:`_choose`).
+
+    The loop stays in one function on purpose: a call that takes whole records passes
+    every array in them (and its reference count), which per page view or per session
+    costs several per cent; the fields are read into locals once instead.
+    """
+    n_items, kk, budget = W.cat.shape[0] - 1, plan.table.shape[1], S.budget[s]
+    lo, hi, e0, i0 = plan.win_lo[s], plan.win_hi[s], ev.off[s], im.off[s]
+    z, seen, carted, slate, probs, cand, score = _session_buffers(
+        budget, kk, ipar[I_M], W.vec.shape[1]
+    )
+    st = np.empty(1, np.uint64)
+    st[0] = S.seed[s]
+    pst = np.empty(1, np.uint64)  # the policy's stream (random logging slates)
+    pst[0] = mix64(S.seed[s] ^ POLICY_SALT)
+    eps, g = par[P_RANDOM_SHARE], S.gamma[s]
+    table, record, logs_impressions = plan.table, plan.record, plan.log_imp[s]
+    ev_aid, ev_ts, ev_type, ev_chan, ev_x = ev.aid, ev.ts, ev.type, ev.channel, ev.x
+    im_ts, im_page, im_pos, im_aid, im_click = im.ts, im.page, im.position, im.aid, im.clicked
     n_ev = 0
     n_im = 0
 
-    now = S[5][s]
+    now = S.start_ms[s]
     item = _enter(st, s, z, S, W, par, ipar, cand, score)
     chan = CH_ENTRY
-    c = W[1][item]
+    c = W.cat[item]
     seen[0] = item
-    n_seen = 1
-    n_carted = 0
-    n_events = 1
+    n_seen, n_carted, n_events = 1, 0, 1
     if now >= hi:
         return 0, 0, False
-    if now >= lo:
-        ev_aid[e0 + n_ev] = item
-        ev_ts[e0 + n_ev] = now
-        ev_type[e0 + n_ev] = T_CLICK
-        ev_chan[e0 + n_ev] = chan
-        if record:
-            ev_x[e0 + n_ev] = cart_logit_base(item, s, S, W, par)
-        n_ev += 1
-    carted_now, cgap = _after_view(st, item, s, z, S, W, par)
-    if carted_now:
-        now += cgap
-        n_events += 1
-        n_carted, first = _add_distinct(carted, n_carted, item)
-        if now >= hi:
-            return n_ev, n_im, False
-        if now >= lo:
-            ev_aid[e0 + n_ev] = item
-            ev_ts[e0 + n_ev] = now
-            ev_type[e0 + n_ev] = T_CART
-            ev_chan[e0 + n_ev] = chan
-            if record:
-                ev_x[e0 + n_ev] = W[11][item]
-                ev_flag[e0 + n_ev] = first
-            n_ev += 1
     while True:
-        # the page of `item` shows a slate
-        is_random = u01(pst) < eps
-        if is_random:
-            random_slate(pst, n_items, slate)
-        else:
-            for k in range(kk):
-                slate[k] = table[item, k]
-        leaving = n_events >= budget
-        if not leaving:
-            slate_probs(slate, z, g, W, par, ipar, probs)
-        logged = log_imp[s] and now >= lo
-        if logged:
-            for k in range(kk):
-                j = i0 + n_im + k
-                im_ts[j] = now
-                im_page[j] = item
-                im_pos[j] = k + 1
-                im_aid[j] = slate[k]
-                prop = eps / n_items
-                if table[item, k] == slate[k]:
-                    prop += 1.0 - eps
-                im_prop[j] = prop
-                im_rand[j] = is_random
-                im_click[j] = False
-                if record:
-                    im_util[j] = click_utility(slate[k], z, g, W, par)
-                    im_choice[j] = not leaving
-        if leaving:
-            if logged:
-                n_im += kk
-            break
-        nxt, chan, pos, gap, c = _choose(
-            st, s, c, slate, probs, z, seen, n_seen, S, W, par, ipar, cand, score
-        )
-        if logged:
-            n_im += kk
-        now += gap
-        if now >= hi:
-            return n_ev, n_im, False
-        if logged and pos >= 0:
-            im_click[i0 + n_im - kk + pos] = True  # only clicks that are in the log
-        item = nxt
-        c = W[1][item]
-        seen[n_seen] = item
-        n_seen += 1
-        n_events += 1
+        # the page view of `item`: click event, intent pull, perhaps a cart
         if now >= lo:
-            ev_aid[e0 + n_ev] = item
-            ev_ts[e0 + n_ev] = now
-            ev_type[e0 + n_ev] = T_CLICK
-            ev_chan[e0 + n_ev] = chan
+            ev_aid[e0 + n_ev], ev_ts[e0 + n_ev] = item, now
+            ev_type[e0 + n_ev], ev_chan[e0 + n_ev] = T_CLICK, chan
             if record:
                 ev_x[e0 + n_ev] = cart_logit_base(item, s, S, W, par)
             n_ev += 1
@@ -639,132 +533,103 @@ def simulate_session(
             if now >= hi:
                 return n_ev, n_im, False
             if now >= lo:
-                ev_aid[e0 + n_ev] = item
-                ev_ts[e0 + n_ev] = now
-                ev_type[e0 + n_ev] = T_CART
-                ev_chan[e0 + n_ev] = chan
+                ev_aid[e0 + n_ev], ev_ts[e0 + n_ev] = item, now
+                ev_type[e0 + n_ev], ev_chan[e0 + n_ev] = T_CART, chan
                 if record:
-                    ev_x[e0 + n_ev] = W[11][item]
-                    ev_flag[e0 + n_ev] = first
+                    ev_x[e0 + n_ev] = W.order_base[item]
+                    ev.first_cart[e0 + n_ev] = first
                 n_ev += 1
-    # checkout
+        # the page shows the logging slate: with probability eps a uniformly random one
+        is_random = u01(pst) < eps
+        if is_random:
+            random_slate(pst, n_items, slate)
+        else:
+            for k in range(kk):
+                slate[k] = table[item, k]
+        leaving = n_events >= budget
+        if not leaving:
+            slate_probs(slate, z, g, W, par, ipar, probs)
+        logged = logs_impressions and now >= lo
+        if logged:  # logging propensity: eps / N, plus 1 - eps for the table's own item
+            for k in range(kk):
+                j = i0 + n_im + k
+                im_ts[j], im_page[j], im_pos[j], im_aid[j] = now, item, k + 1, slate[k]
+                prop = eps / n_items
+                if table[item, k] == slate[k]:
+                    prop += 1.0 - eps
+                im.propensity[j], im.random[j], im_click[j] = prop, is_random, False
+                if record:
+                    im.util[j] = click_utility(slate[k], z, g, W, par)
+                    im.choice[j] = not leaving
+            n_im += kk
+        if leaving:
+            break
+        # the shopper moves on to the next page
+        nxt, chan, pos, gap, c = _choose(
+            st, s, c, slate, probs, z, seen, n_seen, S, W, par, ipar, cand, score
+        )
+        now += gap
+        if now >= hi:
+            return n_ev, n_im, False
+        if logged and pos >= 0:
+            im_click[i0 + n_im - kk + pos] = True  # only clicks that are in the log
+        item = nxt
+        c = W.cat[item]
+        seen[n_seen] = item
+        n_seen += 1
+        n_events += 1
+    # checkout: the draws are made even when it falls outside the window
     now += _lognormal_ms(st, par[P_CHECKOUT_MU], SMALL_GAP_SIGMA)
+    o_item, o_units, o_wish = (
+        np.empty(2 * budget + 4, np.int32),
+        np.empty(2 * budget + 4, np.int32),
+        np.empty(2 * budget + 4, np.bool_),
+    )
     n_lines = _checkout_draws(st, s, carted, n_carted, S, W, par, o_item, o_units, o_wish)
     if now >= hi or now < lo:
         return n_ev, n_im, False
     for i in range(n_lines):
-        ev_aid[e0 + n_ev] = o_item[i]
-        ev_ts[e0 + n_ev] = now
-        ev_type[e0 + n_ev] = T_ORDER
-        ev_chan[e0 + n_ev] = CH_WISHLIST if o_wish[i] else CH_ORDER
-        ev_units[e0 + n_ev] = o_units[i]
-        n_ev += 1
-    return n_ev, n_im, True
+        j = e0 + n_ev + i
+        ev_aid[j], ev_ts[j], ev_type[j] = o_item[i], now, T_ORDER
+        ev_chan[j] = CH_WISHLIST if o_wish[i] else CH_ORDER
+        ev.units[j] = o_units[i]
+    return n_ev + n_lines, n_im, True
 
 
 @njit(cache=True)
-def _simulate_batch_rows(
-    lo,
-    hi,
-    W,
-    par,
-    ipar,
-    S,
-    table,
-    win_lo,
-    win_hi,
-    log_imp,
-    record,
-    ev_off,
-    im_off,
-    ev_aid,
-    ev_ts,
-    ev_type,
-    ev_chan,
-    ev_units,
-    ev_x,
-    ev_flag,
-    im_ts,
-    im_page,
-    im_pos,
-    im_aid,
-    im_prop,
-    im_rand,
-    im_click,
-    im_util,
-    im_choice,
-    n_ev,
-    n_im,
-    done,
-):
-    """Rows ``lo:hi`` of :func:`simulate_batch`."""
+def _simulate_rows(lo, hi, S, W, par, ipar, plan, ev, im, done):
+    """Sessions ``lo:hi`` of :func:`simulate_batch`."""
     for s in range(lo, hi):
-        a, b, c = simulate_session(
-            s,
-            W,
-            par,
-            ipar,
-            S,
-            table,
-            win_lo,
-            win_hi,
-            log_imp,
-            record,
-            ev_aid,
-            ev_ts,
-            ev_type,
-            ev_chan,
-            ev_units,
-            ev_x,
-            ev_flag,
-            ev_off[s],
-            im_ts,
-            im_page,
-            im_pos,
-            im_aid,
-            im_prop,
-            im_rand,
-            im_click,
-            im_util,
-            im_choice,
-            im_off[s],
-        )
-        n_ev[s] = a
-        n_im[s] = b
+        a, b, c = simulate_session(s, S, W, par, ipar, plan, ev, im)
+        ev.n[s] = a
+        im.n[s] = b
         done[s] = c
+
+
+def _simulate_batch(S, W, par, ipar, plan, ev, im, done):
+    """:func:`simulate_session` for every shopper of ``S``, at upper-bound offsets.
+
+    Writes the rows of each session to ``ev`` / ``im`` from ``off[s]``, their counts to
+    ``ev.n`` / ``im.n`` and whether the checkout fell in the window to ``done`` (bool[S]).
+    """
+    n = S.budget.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        _simulate_rows(blk * BLOCK, min(n, (blk + 1) * BLOCK), S, W, par, ipar, plan, ev, im, done)
+
+
+simulate_batch, simulate_batch_serial = parallel_and_serial(_simulate_batch, "simulate_batch")
 
 
 # ---------------------------------------------------------------------- online sessions
 @njit(cache=True)
-def _online_start_rows(
-    lo,
-    hi,
-    rows,
-    pop_idx,
-    S,
-    W,
-    par,
-    ipar,
-    sh_idx,
-    z,
-    cur,
-    cat,
-    now,
-    n_events,
-    n_seen,
-    n_carted,
-    seen,
-    seen_chan,
-    carted,
-    st,
-    hist,
-    out_aid,
-    out_ts,
-    out_cart,
-    out_cart_ts,
-):
+def _start_rows(lo, hi, rows, pop_idx, S, W, par, ipar, slots, land):
     """Rows ``lo:hi`` of :func:`online_start`."""
     mm = ipar[I_M]
+    sh_idx, z, cur, cat, now = slots.sh_idx, slots.z, slots.cur, slots.cat, slots.now
+    n_events, n_seen, n_carted = slots.n_events, slots.n_seen, slots.n_carted
+    seen, seen_chan, carted = slots.seen, slots.seen_chan, slots.carted
+    st, hist = slots.st, slots.hist
     hl = hist.shape[1]
     cand = np.empty(mm, np.int32)
     score = np.empty(mm)
@@ -772,13 +637,13 @@ def _online_start_rows(
         b = rows[i]
         s = pop_idx[i]
         sh_idx[b] = s
-        st[b] = S[7][s]
+        st[b] = S.seed[s]
         stv = st[b : b + 1]
         zb = z[b]
         item = _enter(stv, s, zb, S, W, par, ipar, cand, score)
-        t = S[5][s]
+        t = S.start_ms[s]
         cur[b] = item
-        cat[b] = W[1][item]
+        cat[b] = W.cat[item]
         seen[b, 0] = item
         seen_chan[b, 0] = CH_ENTRY
         n_seen[b] = 1
@@ -787,360 +652,109 @@ def _online_start_rows(
         for k in range(hl - 1):
             hist[b, k] = 0
         hist[b, hl - 1] = item
-        out_aid[i] = item
-        out_ts[i] = t
+        land.aid[i] = item
+        land.ts[i] = t
         carted_now, cgap = _after_view(stv, item, s, zb, S, W, par)
-        out_cart[i] = carted_now
+        land.cart[i] = carted_now
         if carted_now:
             t += cgap
             n_events[b] += 1
             carted[b, 0] = item
             n_carted[b] = 1
-        out_cart_ts[i] = t
+        land.cart_ts[i] = t
         now[b] = t
 
 
-@njit(cache=True, parallel=True)
-def online_start(
-    rows,
-    pop_idx,
-    S,
-    W,
-    par,
-    ipar,
-    sh_idx,
-    z,
-    cur,
-    cat,
-    now,
-    n_events,
-    n_seen,
-    n_carted,
-    seen,
-    seen_chan,
-    carted,
-    st,
-    hist,
-    out_aid,
-    out_ts,
-    out_cart,
-    out_cart_ts,
-):
+def _online_start(rows, pop_idx, S, W, par, ipar, slots, land):
     """Open sessions of population rows ``pop_idx[i]`` in slots ``rows[i]``: landing view + cart."""
     n = rows.shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in prange(n_blocks):
-        _online_start_rows(
-            blk * BLOCK,
-            min(n, (blk + 1) * BLOCK),
-            rows,
-            pop_idx,
-            S,
-            W,
-            par,
-            ipar,
-            sh_idx,
-            z,
-            cur,
-            cat,
-            now,
-            n_events,
-            n_seen,
-            n_carted,
-            seen,
-            seen_chan,
-            carted,
-            st,
-            hist,
-            out_aid,
-            out_ts,
-            out_cart,
-            out_cart_ts,
-        )
+        lo = blk * BLOCK
+        _start_rows(lo, min(n, lo + BLOCK), rows, pop_idx, S, W, par, ipar, slots, land)
+
+
+online_start, online_start_serial = parallel_and_serial(_online_start, "online_start")
 
 
 @njit(cache=True)
-def online_start_serial(
-    rows,
-    pop_idx,
-    S,
-    W,
-    par,
-    ipar,
-    sh_idx,
-    z,
-    cur,
-    cat,
-    now,
-    n_events,
-    n_seen,
-    n_carted,
-    seen,
-    seen_chan,
-    carted,
-    st,
-    hist,
-    out_aid,
-    out_ts,
-    out_cart,
-    out_cart_ts,
-):
-    """:func:`online_start` on one thread (small batches: no fork-join cost)."""
-    _online_start_rows(
-        0,
-        rows.shape[0],
-        rows,
-        pop_idx,
-        S,
-        W,
-        par,
-        ipar,
-        sh_idx,
-        z,
-        cur,
-        cat,
-        now,
-        n_events,
-        n_seen,
-        n_carted,
-        seen,
-        seen_chan,
-        carted,
-        st,
-        hist,
-        out_aid,
-        out_ts,
-        out_cart,
-        out_cart_ts,
-    )
+def _slate_rows(lo, hi, rows, slates, S, W, par, ipar, slots, probs, expected, p):
+    """Click probabilities of the slates of rows ``lo:hi`` into ``probs[i - lo]`` (no draws).
 
-
-@njit(cache=True, parallel=True)
-def simulate_batch(
-    W,
-    par,
-    ipar,
-    S,
-    table,
-    win_lo,
-    win_hi,
-    log_imp,
-    record,
-    ev_off,
-    im_off,
-    ev_aid,
-    ev_ts,
-    ev_type,
-    ev_chan,
-    ev_units,
-    ev_x,
-    ev_flag,
-    im_ts,
-    im_page,
-    im_pos,
-    im_aid,
-    im_prop,
-    im_rand,
-    im_click,
-    im_util,
-    im_choice,
-    n_ev,
-    n_im,
-    done,
-):
-    """:func:`simulate_session` for every shopper of ``S`` (``prange``), at upper-bound offsets."""
-    n = S[6].shape[0]
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    for blk in prange(n_blocks):
-        _simulate_batch_rows(
-            blk * BLOCK,
-            min(n, (blk + 1) * BLOCK),
-            W,
-            par,
-            ipar,
-            S,
-            table,
-            win_lo,
-            win_hi,
-            log_imp,
-            record,
-            ev_off,
-            im_off,
-            ev_aid,
-            ev_ts,
-            ev_type,
-            ev_chan,
-            ev_units,
-            ev_x,
-            ev_flag,
-            im_ts,
-            im_page,
-            im_pos,
-            im_aid,
-            im_prop,
-            im_rand,
-            im_click,
-            im_util,
-            im_choice,
-            n_ev,
-            n_im,
-            done,
-        )
+    Rows whose shopper leaves on this page (budget spent) are skipped. With ``expected``,
+    also the exact per-impression probabilities into row ``i`` of ``p``: click, click then
+    cart on that page, and that cart ordered at checkout (zeros on a leaving page).
+    """
+    kk = slates.shape[1]
+    sh_idx, z, n_events = slots.sh_idx, slots.z, slots.n_events
+    p_click, p_cart, p_order = p.p_click, p.p_cart, p.p_order
+    p_ord = W.p_order
+    for i in range(lo, hi):
+        b = rows[i]
+        s = sh_idx[b]
+        pr = probs[i - lo]
+        leaving = n_events[b] >= S.budget[s]
+        if not leaving:
+            slate_probs(slates[i], z[b], S.gamma[s], W, par, ipar, pr)
+        if not expected:
+            continue
+        for k in range(kk):
+            if leaving:
+                p_click[i, k] = 0.0
+                p_cart[i, k] = 0.0
+                p_order[i, k] = 0.0
+                continue
+            it = slates[i, k]
+            pc = _sigmoid(par[P_C0] + cart_logit_base(it, s, S, W, par))
+            p_click[i, k] = pr[k]
+            p_cart[i, k] = pr[k] * pc
+            p_order[i, k] = pr[k] * pc * p_ord[it]
 
 
 @njit(cache=True)
-def simulate_batch_serial(
-    W,
-    par,
-    ipar,
-    S,
-    table,
-    win_lo,
-    win_hi,
-    log_imp,
-    record,
-    ev_off,
-    im_off,
-    ev_aid,
-    ev_ts,
-    ev_type,
-    ev_chan,
-    ev_units,
-    ev_x,
-    ev_flag,
-    im_ts,
-    im_page,
-    im_pos,
-    im_aid,
-    im_prop,
-    im_rand,
-    im_click,
-    im_util,
-    im_choice,
-    n_ev,
-    n_im,
-    done,
-):
-    """:func:`simulate_batch` on one thread (small batches: no fork-join cost)."""
-    _simulate_batch_rows(
-        0,
-        S[6].shape[0],
-        W,
-        par,
-        ipar,
-        S,
-        table,
-        win_lo,
-        win_hi,
-        log_imp,
-        record,
-        ev_off,
-        im_off,
-        ev_aid,
-        ev_ts,
-        ev_type,
-        ev_chan,
-        ev_units,
-        ev_x,
-        ev_flag,
-        im_ts,
-        im_page,
-        im_pos,
-        im_aid,
-        im_prop,
-        im_rand,
-        im_click,
-        im_util,
-        im_choice,
-        n_ev,
-        n_im,
-        done,
-    )
+def _leave(out, i, now):
+    """Row ``i`` of a step's output for a shopper who leaves (session over)."""
+    out.pos[i] = -2
+    out.done[i] = True
+    out.next[i] = 0
+    out.next_ts[i] = now
+    out.chan[i] = -1
+    out.cart[i] = False
+    out.cart_ts[i] = now
 
 
 @njit(cache=True)
-def _online_step_rows(
-    lo,
-    hi,
-    rows,
-    slates,
-    S,
-    W,
-    par,
-    ipar,
-    sh_idx,
-    z,
-    cur,
-    cat,
-    now,
-    n_events,
-    n_seen,
-    n_carted,
-    seen,
-    seen_chan,
-    carted,
-    st,
-    hist,
-    expected,
-    out_slate_ts,
-    out_page,
-    out_pos,
-    out_next,
-    out_next_ts,
-    out_chan,
-    out_cart,
-    out_cart_ts,
-    out_done,
-    p_click,
-    p_cart,
-    p_order,
-):
+def _step_rows(lo, hi, rows, slates, S, W, par, ipar, slots, expected, out, p):
     """Rows ``lo:hi`` of :func:`online_step`."""
     kk = slates.shape[1]
     mm = ipar[I_M]
+    sh_idx, z, cur, cat, now = slots.sh_idx, slots.z, slots.cur, slots.cat, slots.now
+    n_events, n_seen, n_carted = slots.n_events, slots.n_seen, slots.n_carted
+    seen, seen_chan, carted = slots.seen, slots.seen_chan, slots.carted
+    st, hist = slots.st, slots.hist
     hl = hist.shape[1]
-    p_ord = W[5]
-    probs = np.empty(kk)
+    probs = np.empty((hi - lo, kk))
+    _slate_rows(lo, hi, rows, slates, S, W, par, ipar, slots, probs, expected, p)
     cand = np.empty(mm, np.int32)
     score = np.empty(mm)
     for i in range(lo, hi):
         b = rows[i]
         s = sh_idx[b]
-        g = S[1][s]
         stv = st[b : b + 1]
         zb = z[b]
-        slate = slates[i]
-        out_slate_ts[i] = now[b]
-        out_page[i] = n_seen[b] - 1
-        leaving = n_events[b] >= S[6][s]
-        if leaving:
-            out_pos[i] = -2
-            out_done[i] = True
-            out_next[i] = 0
-            out_next_ts[i] = now[b]
-            out_chan[i] = -1
-            out_cart[i] = False
-            out_cart_ts[i] = now[b]
-            if expected:
-                for k in range(kk):
-                    p_click[i, k] = 0.0
-                    p_cart[i, k] = 0.0
-                    p_order[i, k] = 0.0
+        out.slate_ts[i] = now[b]
+        out.page[i] = n_seen[b] - 1
+        if n_events[b] >= S.budget[s]:
+            _leave(out, i, now[b])
             continue
-        slate_probs(slate, zb, g, W, par, ipar, probs)
-        if expected:
-            for k in range(kk):
-                it = slate[k]
-                pc = _sigmoid(par[P_C0] + cart_logit_base(it, s, S, W, par))
-                p_click[i, k] = probs[k]
-                p_cart[i, k] = probs[k] * pc
-                p_order[i, k] = probs[k] * pc * p_ord[it]
         nxt, chan, pos, gap, _c = _choose(
-            stv, s, cat[b], slate, probs, zb, seen[b], n_seen[b], S, W, par, ipar, cand, score
-        )
+            stv, s, cat[b], slates[i], probs[i - lo], zb, seen[b], n_seen[b],
+            S, W, par, ipar, cand, score,
+        )  # fmt: skip
         t = now[b] + gap
+        # the slot moves on to the next page
         cur[b] = nxt
-        cat[b] = W[1][nxt]
+        cat[b] = W.cat[nxt]
         seen[b, n_seen[b]] = nxt
         seen_chan[b, n_seen[b]] = chan
         n_seen[b] += 1
@@ -1148,279 +762,73 @@ def _online_step_rows(
         for k in range(hl - 1):
             hist[b, k] = hist[b, k + 1]
         hist[b, hl - 1] = nxt
-        out_pos[i] = pos
-        out_next[i] = nxt
-        out_next_ts[i] = t
-        out_chan[i] = chan
-        out_done[i] = False
+        out.pos[i] = pos
+        out.next[i] = nxt
+        out.next_ts[i] = t
+        out.chan[i] = chan
+        out.done[i] = False
         carted_now, cgap = _after_view(stv, nxt, s, zb, S, W, par)
-        out_cart[i] = carted_now
+        out.cart[i] = carted_now
         if carted_now:
             t += cgap
             n_events[b] += 1
             nc, _first = _add_distinct(carted[b], n_carted[b], nxt)
             n_carted[b] = nc
-        out_cart_ts[i] = t
+        out.cart_ts[i] = t
         now[b] = t
 
 
-@njit(cache=True, parallel=True)
-def online_step(
-    rows,
-    slates,
-    S,
-    W,
-    par,
-    ipar,
-    sh_idx,
-    z,
-    cur,
-    cat,
-    now,
-    n_events,
-    n_seen,
-    n_carted,
-    seen,
-    seen_chan,
-    carted,
-    st,
-    hist,
-    expected,
-    out_slate_ts,
-    out_page,
-    out_pos,
-    out_next,
-    out_next_ts,
-    out_chan,
-    out_cart,
-    out_cart_ts,
-    out_done,
-    p_click,
-    p_cart,
-    p_order,
-):
+def _online_step(rows, slates, S, W, par, ipar, slots, expected, out, p):
     """Show ``slates[i]`` on the current page of slot ``rows[i]`` and advance it one view.
 
-    ``out_pos[i]``: -2 the shopper leaves (session over), -1 organic, k >= 0 the clicked
+    ``out.pos[i]``: -2 the shopper leaves (session over), -1 organic, k >= 0 the clicked
     position (0-based). With ``expected`` the exact per-impression probabilities of a
     click, a click followed by a cart on that page, and that cart converting to an order
-    are written to ``p_click/p_cart/p_order[i]`` (zeros on a leaving page).
+    are written to row ``i`` of ``p`` (zeros on a leaving page).
     """
     n = rows.shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in prange(n_blocks):
-        _online_step_rows(
-            blk * BLOCK,
-            min(n, (blk + 1) * BLOCK),
-            rows,
-            slates,
-            S,
-            W,
-            par,
-            ipar,
-            sh_idx,
-            z,
-            cur,
-            cat,
-            now,
-            n_events,
-            n_seen,
-            n_carted,
-            seen,
-            seen_chan,
-            carted,
-            st,
-            hist,
-            expected,
-            out_slate_ts,
-            out_page,
-            out_pos,
-            out_next,
-            out_next_ts,
-            out_chan,
-            out_cart,
-            out_cart_ts,
-            out_done,
-            p_click,
-            p_cart,
-            p_order,
-        )
+        lo = blk * BLOCK
+        _step_rows(lo, min(n, lo + BLOCK), rows, slates, S, W, par, ipar, slots, expected, out, p)
 
 
-@njit(cache=True)
-def online_step_serial(
-    rows,
-    slates,
-    S,
-    W,
-    par,
-    ipar,
-    sh_idx,
-    z,
-    cur,
-    cat,
-    now,
-    n_events,
-    n_seen,
-    n_carted,
-    seen,
-    seen_chan,
-    carted,
-    st,
-    hist,
-    expected,
-    out_slate_ts,
-    out_page,
-    out_pos,
-    out_next,
-    out_next_ts,
-    out_chan,
-    out_cart,
-    out_cart_ts,
-    out_done,
-    p_click,
-    p_cart,
-    p_order,
-):
-    """:func:`online_step` on one thread (small batches: no fork-join cost)."""
-    _online_step_rows(
-        0,
-        rows.shape[0],
-        rows,
-        slates,
-        S,
-        W,
-        par,
-        ipar,
-        sh_idx,
-        z,
-        cur,
-        cat,
-        now,
-        n_events,
-        n_seen,
-        n_carted,
-        seen,
-        seen_chan,
-        carted,
-        st,
-        hist,
-        expected,
-        out_slate_ts,
-        out_page,
-        out_pos,
-        out_next,
-        out_next_ts,
-        out_chan,
-        out_cart,
-        out_cart_ts,
-        out_done,
-        p_click,
-        p_cart,
-        p_order,
-    )
+online_step, online_step_serial = parallel_and_serial(_online_step, "online_step")
 
 
-@njit(cache=True)
-def _online_expected_rows(
-    lo, hi, rows, slates, S, W, par, ipar, sh_idx, z, n_events, p_click, p_cart, p_order
-):
-    """Rows ``lo:hi`` of :func:`online_expected`."""
-    kk = slates.shape[1]
-    p_ord = W[5]
-    probs = np.empty(kk)
-    for i in range(lo, hi):
-        b = rows[i]
-        s = sh_idx[b]
-        if n_events[b] >= S[6][s]:
-            for k in range(kk):
-                p_click[i, k] = 0.0
-                p_cart[i, k] = 0.0
-                p_order[i, k] = 0.0
-            continue
-        slate_probs(slates[i], z[b], S[1][s], W, par, ipar, probs)
-        for k in range(kk):
-            it = slates[i, k]
-            pc = _sigmoid(par[P_C0] + cart_logit_base(it, s, S, W, par))
-            p_click[i, k] = probs[k]
-            p_cart[i, k] = probs[k] * pc
-            p_order[i, k] = probs[k] * pc * p_ord[it]
-
-
-@njit(cache=True, parallel=True)
-def online_expected(rows, slates, S, W, par, ipar, sh_idx, z, n_events, p_click, p_cart, p_order):
+def _online_expected(rows, slates, S, W, par, ipar, slots, p):
     """Exact per-impression probabilities for the current states, without advancing."""
     n = rows.shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in prange(n_blocks):
-        _online_expected_rows(
-            blk * BLOCK,
-            min(n, (blk + 1) * BLOCK),
-            rows,
-            slates,
-            S,
-            W,
-            par,
-            ipar,
-            sh_idx,
-            z,
-            n_events,
-            p_click,
-            p_cart,
-            p_order,
-        )
+        lo = blk * BLOCK
+        hi = min(n, lo + BLOCK)
+        probs = np.empty((hi - lo, slates.shape[1]))
+        _slate_rows(lo, hi, rows, slates, S, W, par, ipar, slots, probs, True, p)
+
+
+online_expected, online_expected_serial = parallel_and_serial(_online_expected, "online_expected")
 
 
 @njit(cache=True)
-def online_expected_serial(
-    rows, slates, S, W, par, ipar, sh_idx, z, n_events, p_click, p_cart, p_order
-):
-    """:func:`online_expected` on one thread (small batches: no fork-join cost)."""
-    _online_expected_rows(
-        0,
-        rows.shape[0],
-        rows,
-        slates,
-        S,
-        W,
-        par,
-        ipar,
-        sh_idx,
-        z,
-        n_events,
-        p_click,
-        p_cart,
-        p_order,
-    )
+def _clicked_from_widget(seen, seen_chan, n_seen, item):
+    """Whether a session reached a page of ``item`` from the widget (its page rows)."""
+    for m in range(n_seen):
+        if seen[m] == item and seen_chan[m] == CH_REC:
+            return True
+    return False
 
 
 @njit(cache=True)
-def online_checkout(
-    rows,
-    S,
-    W,
-    par,
-    sh_idx,
-    now,
-    n_seen,
-    n_carted,
-    seen,
-    seen_chan,
-    carted,
-    st,
-    out_off,
-    out_row,
-    out_aid,
-    out_ts,
-    out_units,
-    out_wish,
-    out_rec,
-):
-    """Checkout of finished slots ``rows``; order lines written from ``out_off[i]``.
+def online_checkout(rows, S, W, par, slots, lines):
+    """Checkout of finished slots ``rows``; order lines written from ``lines.off[i]``.
 
-    Returns the number of lines of each row (int64[len(rows)]); ``out_rec`` flags lines
+    Returns the number of lines of each row (int64[len(rows)]); ``lines.rec`` flags lines
     whose item was clicked from the widget earlier in the session.
     """
+    sh_idx, now, st = slots.sh_idx, slots.now, slots.st
+    n_carted, carted = slots.n_carted, slots.carted
+    seen, seen_chan, n_seen = slots.seen, slots.seen_chan, slots.n_seen
     counts = np.zeros(rows.shape[0], np.int64)
     for i in range(rows.shape[0]):
         b = rows[i]
@@ -1432,20 +840,14 @@ def online_checkout(
         o_wish = np.empty(2 * nc + 2, np.bool_)
         t = now[b] + _lognormal_ms(stv, par[P_CHECKOUT_MU], SMALL_GAP_SIGMA)
         n = _checkout_draws(stv, s, carted[b], nc, S, W, par, o_item, o_units, o_wish)
-        base = out_off[i]
+        base = lines.off[i]
         for j in range(n):
-            it = o_item[j]
-            rec = False
-            for m in range(n_seen[b]):
-                if seen[b, m] == it and seen_chan[b, m] == CH_REC:
-                    rec = True
-                    break
-            out_row[base + j] = i
-            out_aid[base + j] = it
-            out_ts[base + j] = t
-            out_units[base + j] = o_units[j]
-            out_wish[base + j] = o_wish[j]
-            out_rec[base + j] = rec
+            lines.row[base + j] = i
+            lines.aid[base + j] = o_item[j]
+            lines.ts[base + j] = t
+            lines.units[base + j] = o_units[j]
+            lines.wish[base + j] = o_wish[j]
+            lines.rec[base + j] = _clicked_from_widget(seen[b], seen_chan[b], n_seen[b], o_item[j])
         counts[i] = n
         now[b] = t
     return counts

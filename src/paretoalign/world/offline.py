@@ -23,7 +23,14 @@ import pandas as pd
 
 from paretoalign.data import Dataset, SessionLog
 from paretoalign.world import kernels as K
+from paretoalign.world.calibration import log_statistics
 from paretoalign.world.config import ShopConfig
+from paretoalign.world.records import (
+    IMPRESSION_STREAM,
+    EventBuffers,
+    ImpressionBuffers,
+    OfflinePlan,
+)
 from paretoalign.world.shoppers import ShopperPopulation
 
 if TYPE_CHECKING:
@@ -71,6 +78,7 @@ class SimOutput:
         return np.repeat(np.arange(len(self.n_impressions)), self.n_impressions)
 
 
+#: Event columns of every session (``EventBuffers`` fields = ``SimOutput`` fields).
 _EVENT_FIELDS = (
     ("aid", np.int32),
     ("ts", np.int64),
@@ -78,15 +86,19 @@ _EVENT_FIELDS = (
     ("channel", np.int8),
     ("units", np.int32),
 )
+#: Impression columns (``ImpressionBuffers`` field ``f`` = ``SimOutput.imp_f``).
 _IMP_FIELDS = (
-    ("imp_ts", np.int64),
-    ("imp_page", np.int32),
-    ("imp_position", np.int8),
-    ("imp_aid", np.int32),
-    ("imp_propensity", np.float64),
-    ("imp_random", np.bool_),
-    ("imp_clicked", np.bool_),
+    ("ts", np.int64),
+    ("page", np.int32),
+    ("position", np.int8),
+    ("aid", np.int32),
+    ("propensity", np.float64),
+    ("random", np.bool_),
+    ("clicked", np.bool_),
 )
+#: Columns written only with ``record`` (calibration diagnostics), same naming.
+_EVENT_RECORDED = (("x", np.float64), ("first_cart", np.bool_))
+_IMP_RECORDED = (("util", np.float64), ("choice", np.bool_))
 
 
 def population_windows(cfg: ShopConfig, pop: ShopperPopulation) -> tuple[np.ndarray, np.ndarray]:
@@ -101,6 +113,21 @@ def _compact_index(offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
     total = int(counts.sum())
     starts = np.repeat(offsets - (np.cumsum(counts) - counts), counts)
     return starts + np.arange(total, dtype=np.int64)
+
+
+def _buffers(cls, fields, recorded, capacity: np.ndarray, record: bool):
+    """Zeroed buffers (``EventBuffers`` / ``ImpressionBuffers``) of ``capacity`` rows per
+    session, each session's first row at ``off[s]``; the ``recorded`` columns are empty
+    unless ``record``."""
+    off = np.zeros(len(capacity) + 1, np.int64)
+    np.cumsum(capacity, out=off[1:])
+    size = int(off[-1])
+    return cls(
+        off=off[:-1],
+        n=np.zeros(len(capacity), np.int64),
+        **{name: np.zeros(size, dt) for name, dt in fields},
+        **{name: np.zeros(size if record else 0, dt) for name, dt in recorded},
+    )
 
 
 def run_sessions(
@@ -133,53 +160,35 @@ def run_sessions(
     kk = world.cfg.slate_size
     chunk = world.cfg.chunk_sessions
     parts: dict[str, list[np.ndarray]] = {}
-    empty_f = np.zeros(0)
-    empty_b = np.zeros(0, np.bool_)
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         sub = pop.take(np.arange(lo, hi))
         S = world.packed_shoppers(sub)
+        plan = OfflinePlan(
+            table=table,
+            win_lo=np.ascontiguousarray(win_lo[lo:hi], dtype=np.int64),
+            win_hi=np.ascontiguousarray(win_hi[lo:hi], dtype=np.int64),
+            log_imp=log_imp[lo:hi],
+            record=record,
+        )
         budget = sub.budget.astype(np.int64)
-        ev_cap = 3 * (budget + 1) + 2
+        ev = _buffers(EventBuffers, _EVENT_FIELDS, _EVENT_RECORDED, 3 * (budget + 1) + 2, record)
         im_cap = np.where(log_imp[lo:hi], kk * budget, 0)
-        ev_off = np.zeros(hi - lo + 1, np.int64)
-        im_off = np.zeros(hi - lo + 1, np.int64)
-        np.cumsum(ev_cap, out=ev_off[1:])
-        np.cumsum(im_cap, out=im_off[1:])
-        ev = {name: np.zeros(int(ev_off[-1]), dt) for name, dt in _EVENT_FIELDS}
-        im = {name: np.zeros(int(im_off[-1]), dt) for name, dt in _IMP_FIELDS}
-        x = np.zeros(int(ev_off[-1])) if record else empty_f
-        first = np.zeros(int(ev_off[-1]), np.bool_) if record else empty_b
-        util = np.zeros(int(im_off[-1])) if record else empty_f
-        choice = np.zeros(int(im_off[-1]), np.bool_) if record else empty_b
-        n_ev = np.zeros(hi - lo, np.int64)
-        n_im = np.zeros(hi - lo, np.int64)
+        im = _buffers(ImpressionBuffers, _IMP_FIELDS, _IMP_RECORDED, im_cap, record)
         done = np.zeros(hi - lo, np.bool_)
         kernel = K.simulate_batch if hi - lo >= K.PARALLEL_MIN_ROWS else K.simulate_batch_serial
-        kernel(
-            W, par, ipar, S, table,
-            np.ascontiguousarray(win_lo[lo:hi], dtype=np.int64),
-            np.ascontiguousarray(win_hi[lo:hi], dtype=np.int64),
-            log_imp[lo:hi], record, ev_off[:-1], im_off[:-1],
-            ev["aid"], ev["ts"], ev["type"], ev["channel"], ev["units"], x, first,
-            im["imp_ts"], im["imp_page"], im["imp_position"], im["imp_aid"],
-            im["imp_propensity"], im["imp_random"], im["imp_clicked"], util, choice,
-            n_ev, n_im, done,
-        )  # fmt: skip
-        e_idx = _compact_index(ev_off[:-1], n_ev)
-        i_idx = _compact_index(im_off[:-1], n_im)
-        parts.setdefault("n_events", []).append(n_ev)
-        parts.setdefault("n_impressions", []).append(n_im)
+        kernel(S, W, par, ipar, plan, ev, im, done)
+        e_idx = _compact_index(ev.off, ev.n)
+        i_idx = _compact_index(im.off, im.n)
+        parts.setdefault("n_events", []).append(ev.n)
+        parts.setdefault("n_impressions", []).append(im.n)
         parts.setdefault("checked_out", []).append(done)
-        for name, arr in ev.items():
-            parts.setdefault(name, []).append(arr[e_idx])
-        for name, arr in im.items():
-            parts.setdefault(name, []).append(arr[i_idx])
-        if record:
-            parts.setdefault("x", []).append(x[e_idx])
-            parts.setdefault("first_cart", []).append(first[e_idx])
-            parts.setdefault("imp_util", []).append(util[i_idx])
-            parts.setdefault("imp_choice", []).append(choice[i_idx])
+        written = _EVENT_FIELDS + _EVENT_RECORDED if record else _EVENT_FIELDS
+        for name, _ in written:
+            parts.setdefault(name, []).append(getattr(ev, name)[e_idx])
+        written = _IMP_FIELDS + _IMP_RECORDED if record else _IMP_FIELDS
+        for name, _ in written:
+            parts.setdefault("imp_" + name, []).append(getattr(im, name)[i_idx])
 
     def cat(name: str, dtype) -> np.ndarray:
         return np.concatenate(parts[name]) if parts.get(name) else np.zeros(0, dtype)
@@ -187,13 +196,9 @@ def run_sessions(
     return SimOutput(
         n_events=cat("n_events", np.int64),
         checked_out=cat("checked_out", np.bool_),
-        **{name: cat(name, dt) for name, dt in _EVENT_FIELDS},
-        x=cat("x", np.float64),
-        first_cart=cat("first_cart", np.bool_),
+        **{name: cat(name, dt) for name, dt in _EVENT_FIELDS + _EVENT_RECORDED},
         n_impressions=cat("n_impressions", np.int64),
-        **{name: cat(name, dt) for name, dt in _IMP_FIELDS},
-        imp_util=cat("imp_util", np.float64),
-        imp_choice=cat("imp_choice", np.bool_),
+        **{"imp_" + name: cat("imp_" + name, dt) for name, dt in _IMP_FIELDS + _IMP_RECORDED},
     )
 
 
@@ -220,9 +225,6 @@ class OfflineLogs:
 
 def simulate_offline(world: World) -> OfflineLogs:
     """Simulate the offline population of ``world`` under its logging policy."""
-    from paretoalign.world.calibration import log_statistics
-    from paretoalign.world.world import IMPRESSION_STREAM
-
     cfg = world.cfg
     pop = world.offline_population()
     lo, hi = population_windows(cfg, pop)
@@ -308,8 +310,8 @@ def truth_items(world: World) -> pd.DataFrame:
             "utility": cat.utility[1:],
             "log_popularity": cat.log_popularity[1:],
             "price": cat.price[1:],
-            "click_base": W[2][1:],
-            "p_order_given_cart": W[5][1:],
+            "click_base": W.click_base[1:],
+            "p_order_given_cart": W.p_order[1:],
             "logging_clicks_past": world.item_clicks[1:],
         }
     )

@@ -22,12 +22,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from paretoalign.world import kernels as K
+from paretoalign.world.records import (
+    REPLICATE_STREAM,
+    Landings,
+    OrderLines,
+    Probabilities,
+    Slots,
+    StepOutput,
+)
 from paretoalign.world.rng import make_key, seeds_for
 from paretoalign.world.shoppers import ShopperPopulation
 
@@ -35,7 +44,6 @@ if TYPE_CHECKING:
     from paretoalign.world.world import World
 
 DAY_MS = 86_400_000
-REPLICATE_STREAM = 7
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,19 +165,21 @@ class OnlineShop:
         n_slots = max(1, min(batch_size, len(population)))
         width = int(population.budget.max()) + 2 if len(population) else 2
         d = world.catalogue.dim
-        self._sh_idx = np.zeros(n_slots, np.int64)
-        self._z = np.zeros((n_slots, d))
-        self._cur = np.zeros(n_slots, np.int32)
-        self._cat = np.zeros(n_slots, np.int32)
-        self._now = np.zeros(n_slots, np.int64)
-        self._n_events = np.zeros(n_slots, np.int32)
-        self._n_seen = np.zeros(n_slots, np.int32)
-        self._n_carted = np.zeros(n_slots, np.int32)
-        self._seen = np.zeros((n_slots, width), np.int32)
-        self._seen_chan = np.zeros((n_slots, width), np.int8)
-        self._carted = np.zeros((n_slots, width), np.int32)
-        self._st = np.zeros(n_slots, np.uint64)
-        self._hist = np.zeros((n_slots, history_len), np.int32)
+        self._slots = Slots(
+            sh_idx=np.zeros(n_slots, np.int64),
+            z=np.zeros((n_slots, d)),
+            cur=np.zeros(n_slots, np.int32),
+            cat=np.zeros(n_slots, np.int32),
+            now=np.zeros(n_slots, np.int64),
+            n_events=np.zeros(n_slots, np.int32),
+            n_seen=np.zeros(n_slots, np.int32),
+            n_carted=np.zeros(n_slots, np.int32),
+            seen=np.zeros((n_slots, width), np.int32),
+            seen_chan=np.zeros((n_slots, width), np.int8),
+            carted=np.zeros((n_slots, width), np.int32),
+            st=np.zeros(n_slots, np.uint64),
+            hist=np.zeros((n_slots, history_len), np.int32),
+        )
         self._active = np.zeros(n_slots, bool)
         self._inst = np.zeros(n_slots, np.int64)  # session instance per slot (see replicate)
         self._next = 0
@@ -196,29 +206,21 @@ class OnlineShop:
         rows = np.ascontiguousarray(free[:take], dtype=np.int64)
         pop_idx = np.arange(self._next, self._next + take, dtype=np.int64)
         self._next += take
-        out_aid = np.empty(take, np.int32)
-        out_ts = np.empty(take, np.int64)
-        out_cart = np.empty(take, np.bool_)
-        out_cart_ts = np.empty(take, np.int64)
+        land = Landings(
+            aid=np.empty(take, np.int32),
+            ts=np.empty(take, np.int64),
+            cart=np.empty(take, np.bool_),
+            cart_ts=np.empty(take, np.int64),
+        )
         kernel = K.online_start if take >= K.ONLINE_PARALLEL_MIN_ROWS else K.online_start_serial
-        kernel(
-            rows, pop_idx, self._S, self._W, self._par, self._ipar, *self._slot_arrays(),
-            out_aid, out_ts, out_cart, out_cart_ts,
-        )  # fmt: skip
+        kernel(rows, pop_idx, self._S, self._W, self._par, self._ipar, self._slots, land)
         self._active[rows] = True
         self._inst[rows] = pop_idx
         self._rec("entry_pop", pop_idx)
-        self._rec("entry_aid", out_aid)
-        self._rec("entry_ts", out_ts)
-        self._rec("entry_cart", out_cart)
-        self._rec("entry_cart_ts", out_cart_ts)
-
-    def _slot_arrays(self) -> tuple:
-        return (
-            self._sh_idx, self._z, self._cur, self._cat, self._now, self._n_events,
-            self._n_seen, self._n_carted, self._seen, self._seen_chan, self._carted,
-            self._st, self._hist,
-        )  # fmt: skip
+        self._rec("entry_aid", land.aid)
+        self._rec("entry_ts", land.ts)
+        self._rec("entry_cart", land.cart)
+        self._rec("entry_cart_ts", land.cart_ts)
 
     def _rows(self) -> np.ndarray:
         return np.flatnonzero(self._active).astype(np.int64)
@@ -228,13 +230,14 @@ class OnlineShop:
         """The open sessions' states (a copy: a policy may not change the shop)."""
         rows = self._rows()
         pop = self.population
-        now = self._now[rows]
+        slots = self._slots
+        now = slots.now[rows]
         return SessionState(
-            shopper_id=pop.shopper_id[self._sh_idx[rows]],
-            history=self._hist[rows].copy(),
+            shopper_id=pop.shopper_id[slots.sh_idx[rows]],
+            history=slots.hist[rows].copy(),
             day=((now - pop.day0_ms) // DAY_MS).astype(np.int32),
-            current_item=self._cur[rows].copy(),
-            page_view=(self._n_seen[rows] - 1).astype(np.int32),
+            current_item=slots.cur[rows].copy(),
+            page_view=(slots.n_seen[rows] - 1).astype(np.int32),
             ts=now,
         )
 
@@ -257,17 +260,14 @@ class OnlineShop:
         rows = self._rows()
         slates = self._check_slates(slates, len(rows))
         shape = slates.shape
-        pc, pk, po = np.empty(shape), np.empty(shape), np.empty(shape)
+        p = Probabilities(np.empty(shape), np.empty(shape), np.empty(shape))
         kernel = (
             K.online_expected
             if len(rows) >= K.ONLINE_PARALLEL_MIN_ROWS
             else K.online_expected_serial
         )
-        kernel(
-            rows, slates, self._S, self._W, self._par, self._ipar, self._sh_idx, self._z,
-            self._n_events, pc, pk, po,
-        )  # fmt: skip
-        return ExpectedResponse(pc, pk, po)
+        kernel(rows, slates, self._S, self._W, self._par, self._ipar, self._slots, p)
+        return ExpectedResponse(p.p_click, p.p_cart, p.p_order)
 
     def step(self, slates: np.ndarray) -> None:
         """Show ``slates`` (int[B, K], rows in the order of :meth:`state`) and advance."""
@@ -277,72 +277,71 @@ class OnlineShop:
         slates = self._check_slates(slates, len(rows))
         a = len(rows)
         kk = self.slate_size
-        out = {
-            "slate_ts": np.empty(a, np.int64),
-            "page": np.empty(a, np.int32),
-            "pos": np.empty(a, np.int32),
-            "next": np.empty(a, np.int32),
-            "next_ts": np.empty(a, np.int64),
-            "chan": np.empty(a, np.int8),
-            "cart": np.empty(a, np.bool_),
-            "cart_ts": np.empty(a, np.int64),
-            "done": np.empty(a, np.bool_),
-        }
+        out = StepOutput(
+            slate_ts=np.empty(a, np.int64),
+            page=np.empty(a, np.int32),
+            pos=np.empty(a, np.int32),
+            next=np.empty(a, np.int32),
+            next_ts=np.empty(a, np.int64),
+            chan=np.empty(a, np.int8),
+            cart=np.empty(a, np.bool_),
+            cart_ts=np.empty(a, np.int64),
+            done=np.empty(a, np.bool_),
+        )
         shape = (a, kk) if self.record_expected else (0, kk)
-        pc, pk, po = np.empty(shape), np.empty(shape), np.empty(shape)
-        page_aid = self._cur[rows].copy()
-        pop_idx = self._sh_idx[rows].copy()
+        p = Probabilities(np.empty(shape), np.empty(shape), np.empty(shape))
+        page_aid = self._slots.cur[rows].copy()
+        pop_idx = self._slots.sh_idx[rows].copy()
         kernel = K.online_step if a >= K.ONLINE_PARALLEL_MIN_ROWS else K.online_step_serial
         kernel(
-            rows, slates, self._S, self._W, self._par, self._ipar, *self._slot_arrays(),
-            self.record_expected, out["slate_ts"], out["page"], out["pos"], out["next"],
-            out["next_ts"], out["chan"], out["cart"], out["cart_ts"], out["done"], pc, pk, po,
+            rows, slates, self._S, self._W, self._par, self._ipar, self._slots,
+            self.record_expected, out, p,
         )  # fmt: skip
         self._rec("step_pop", pop_idx)
         self._rec("step_inst", self._inst[rows].copy())
         self._rec("step_page_aid", page_aid)
-        for key, arr in out.items():
+        for key, arr in zip(out._fields, out):
             if key != "done":
                 self._rec("step_" + key, arr)
         if self.item_impressions:
             self._rec("step_slates", slates)
         if self.record_expected:
-            self._rec("step_p_click", pc)
-            self._rec("step_p_cart", pk)
-            self._rec("step_p_order", po)
-        finished = rows[out["done"]]
+            self._rec("step_p_click", p.p_click)
+            self._rec("step_p_cart", p.p_cart)
+            self._rec("step_p_order", p.p_order)
+        finished = rows[out.done]
         if len(finished):
             self._checkout(finished)
             self._active[finished] = False
             self._fill(finished)
 
     def _checkout(self, rows: np.ndarray) -> None:
-        cap = 2 * self._n_carted[rows].astype(np.int64) + 2
+        slots = self._slots
+        cap = 2 * slots.n_carted[rows].astype(np.int64) + 2
         off = np.zeros(len(rows) + 1, np.int64)
         np.cumsum(cap, out=off[1:])
         total = int(off[-1])
-        o_row = np.empty(total, np.int64)
-        o_aid = np.empty(total, np.int32)
-        o_ts = np.empty(total, np.int64)
-        o_units = np.empty(total, np.int32)
-        o_wish = np.empty(total, np.bool_)
-        o_rec = np.empty(total, np.bool_)
-        pop_idx = self._sh_idx[rows].copy()
-        counts = K.online_checkout(
-            rows, self._S, self._W, self._par, self._sh_idx, self._now, self._n_seen,
-            self._n_carted, self._seen, self._seen_chan, self._carted, self._st, off[:-1],
-            o_row, o_aid, o_ts, o_units, o_wish, o_rec,
-        )  # fmt: skip
+        lines = OrderLines(
+            off=off[:-1],
+            row=np.empty(total, np.int64),
+            aid=np.empty(total, np.int32),
+            ts=np.empty(total, np.int64),
+            units=np.empty(total, np.int32),
+            wish=np.empty(total, np.bool_),
+            rec=np.empty(total, np.bool_),
+        )
+        pop_idx = slots.sh_idx[rows].copy()
+        counts = K.online_checkout(rows, self._S, self._W, self._par, slots, lines)
         keep = np.repeat(off[:-1], counts) + _ranks(counts)
-        self._rec("order_pop", pop_idx[o_row[keep]])
-        self._rec("order_inst", self._inst[rows][o_row[keep]])
-        self._rec("order_aid", o_aid[keep])
-        self._rec("order_ts", o_ts[keep])
-        self._rec("order_units", o_units[keep])
-        self._rec("order_wish", o_wish[keep])
-        self._rec("order_rec", o_rec[keep])
+        self._rec("order_pop", pop_idx[lines.row[keep]])
+        self._rec("order_inst", self._inst[rows][lines.row[keep]])
+        self._rec("order_aid", lines.aid[keep])
+        self._rec("order_ts", lines.ts[keep])
+        self._rec("order_units", lines.units[keep])
+        self._rec("order_wish", lines.wish[keep])
+        self._rec("order_rec", lines.rec[keep])
         self._rec("end_pop", pop_idx)
-        self._rec("end_ts", self._now[rows].copy())
+        self._rec("end_ts", slots.now[rows].copy())
 
     # ------------------------------------------------------------------ replicas
     def replicate(self, n: int, seed: int) -> OnlineShop:
@@ -363,12 +362,9 @@ class OnlineShop:
         clone.slate_size = self.slate_size
         clone._W, clone._par, clone._ipar, clone._S = self._W, self._par, self._ipar, self._S
         idx = np.repeat(rows, n)
-        for name in (
-            "_sh_idx", "_z", "_cur", "_cat", "_now", "_n_events", "_n_seen", "_n_carted",
-            "_seen", "_seen_chan", "_carted", "_hist",
-        ):  # fmt: skip
-            setattr(clone, name, np.ascontiguousarray(getattr(self, name)[idx]))
-        clone._st = seeds_for(make_key(REPLICATE_STREAM, seed), np.arange(len(idx)))
+        clone._slots = Slots(*(np.ascontiguousarray(arr[idx]) for arr in self._slots))._replace(
+            st=seeds_for(make_key(REPLICATE_STREAM, seed), np.arange(len(idx)))
+        )
         clone._active = np.ones(len(idx), bool)
         # every copy is its own session instance (ids past the population's rows)
         clone._inst = len(self.population) + np.arange(len(idx), dtype=np.int64)
@@ -383,24 +379,14 @@ class OnlineShop:
 
 
 def run_online(
-    world: World,
-    policy: Policy,
-    population: ShopperPopulation,
-    *,
-    history_len: int = 50,
-    batch_size: int = 4096,
-    record_expected: bool = False,
-    item_impressions: bool = True,
+    world: World, policy: Policy, population: ShopperPopulation, **shop_options: Any
 ) -> OnlineResult:
-    """Serve every session of ``population`` with ``policy`` until all have checked out."""
-    shop = OnlineShop(
-        world,
-        population,
-        history_len=history_len,
-        batch_size=batch_size,
-        record_expected=record_expected,
-        item_impressions=item_impressions,
-    )
+    """Serve every session of ``population`` with ``policy`` until all have checked out.
+
+    ``shop_options`` are :class:`OnlineShop`'s keyword arguments (``history_len``,
+    ``batch_size``, ``record_expected``, ``item_impressions``).
+    """
+    shop = OnlineShop(world, population, **shop_options)
     while not shop.done:
         shop.step(policy(shop.state()))
     return shop.result()
@@ -422,177 +408,224 @@ def _cat(log: dict[str, list[np.ndarray]], name: str, dtype, width: int | None =
     return np.zeros((0,) if width is None else (0, width), dtype)
 
 
-def _assemble(shop: OnlineShop) -> OnlineResult:
-    log = shop._log
-    pop = shop.population
-    kk = shop.slate_size
-    day0 = pop.day0_ms
-    price = shop.world.catalogue.price
-    width = shop.world.n_items + 1
+#: The shop's one-dimensional logs (``OnlineShop._rec`` names) and their dtypes.
+_LOG_COLUMNS = {
+    "entry_pop": np.int64,
+    "entry_aid": np.int32,
+    "entry_ts": np.int64,
+    "entry_cart": np.bool_,
+    "entry_cart_ts": np.int64,
+    "step_pop": np.int64,
+    "step_inst": np.int64,
+    "step_page_aid": np.int32,
+    "step_slate_ts": np.int64,
+    "step_page": np.int32,
+    "step_pos": np.int32,
+    "step_next": np.int32,
+    "step_next_ts": np.int64,
+    "step_chan": np.int8,
+    "step_cart": np.bool_,
+    "step_cart_ts": np.int64,
+    "order_pop": np.int64,
+    "order_inst": np.int64,
+    "order_aid": np.int32,
+    "order_ts": np.int64,
+    "order_units": np.int32,
+    "order_wish": np.bool_,
+    "order_rec": np.bool_,
+    "end_pop": np.int64,
+    "end_ts": np.int64,
+}
+_CHANNELS = pd.CategoricalDtype(list(K.CHANNEL_NAMES[:4]))
 
-    def day(ts: np.ndarray) -> np.ndarray:
-        return ((ts - day0) // DAY_MS).astype(np.int32)
 
-    channel_cat = pd.CategoricalDtype(list(K.CHANNEL_NAMES[:4]))
+def _channel(codes: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes.astype(np.int8), dtype=_CHANNELS)
 
-    def channel(codes: np.ndarray) -> pd.Categorical:
-        return pd.Categorical.from_codes(codes.astype(np.int8), dtype=channel_cat)
 
-    e_pop = _cat(log, "entry_pop", np.int64)
-    e_aid = _cat(log, "entry_aid", np.int32)
-    e_ts = _cat(log, "entry_ts", np.int64)
-    e_cart = _cat(log, "entry_cart", np.bool_)
-    e_cart_ts = _cat(log, "entry_cart_ts", np.int64)
-    s_pop = _cat(log, "step_pop", np.int64)
-    s_page_aid = _cat(log, "step_page_aid", np.int32)
-    s_ts = _cat(log, "step_slate_ts", np.int64)
-    s_page = _cat(log, "step_page", np.int32)
-    s_pos = _cat(log, "step_pos", np.int32)
-    s_next = _cat(log, "step_next", np.int32)
-    s_next_ts = _cat(log, "step_next_ts", np.int64)
-    s_chan = _cat(log, "step_chan", np.int8)
-    s_cart = _cat(log, "step_cart", np.bool_)
-    s_cart_ts = _cat(log, "step_cart_ts", np.int64)
-    o_pop = _cat(log, "order_pop", np.int64)
-    o_aid = _cat(log, "order_aid", np.int32)
-    o_ts = _cat(log, "order_ts", np.int64)
-    o_units = _cat(log, "order_units", np.int32)
-    o_wish = _cat(log, "order_wish", np.bool_)
-    o_rec = _cat(log, "order_rec", np.bool_)
-    sid = pop.shopper_id
+class _Logs(SimpleNamespace):
+    """The shop's logs, concatenated: one attribute per ``_LOG_COLUMNS`` name, plus
+    ``sid`` (population row -> shopper id) and ``day(ts)`` (experiment day, int32)."""
 
+    @classmethod
+    def of(cls, shop: OnlineShop) -> _Logs:
+        log = {name: _cat(shop._log, name, dt) for name, dt in _LOG_COLUMNS.items()}
+        return cls(**log, sid=shop.population.shopper_id, day0=shop.population.day0_ms)
+
+    def day(self, ts: np.ndarray) -> np.ndarray:
+        return ((ts - self.day0) // DAY_MS).astype(np.int32)
+
+
+def _slates_frame(g: _Logs, p: dict[str, np.ndarray] | None) -> pd.DataFrame:
     slates = pd.DataFrame(
         {
-            "shopper_id": sid[s_pop],
-            "day": day(s_ts),
-            "ts": s_ts,
-            "page_view": s_page,
-            "page_aid": s_page_aid,
-            "clicked_position": np.where(s_pos >= 0, s_pos + 1, 0).astype(np.int8),
+            "shopper_id": g.sid[g.step_pop],
+            "day": g.day(g.step_slate_ts),
+            "ts": g.step_slate_ts,
+            "page_view": g.step_page,
+            "page_aid": g.step_page_aid,
+            "clicked_position": np.where(g.step_pos >= 0, g.step_pos + 1, 0).astype(np.int8),
         }
     )
-    if shop.record_expected:
-        p = {k: _cat(log, "step_" + k, np.float64, kk) for k in ("p_click", "p_cart", "p_order")}
-        for k, v in p.items():
-            slates[k] = v.sum(axis=1)
-    if shop.item_impressions:
-        sl = _cat(log, "step_slates", np.int32, kk)
-        n = len(s_pop)
-        pos = np.tile(np.arange(1, kk + 1, dtype=np.int8), n)
-        impressions = pd.DataFrame(
-            {
-                "shopper_id": np.repeat(sid[s_pop], kk),
-                "day": np.repeat(day(s_ts), kk),
-                "ts": np.repeat(s_ts, kk),
-                "page_view": np.repeat(s_page, kk),
-                "position": pos,
-                "aid": sl.reshape(-1),
-                "clicked": np.repeat(s_pos + 1, kk) == pos,
-            }
-        )
-        if shop.record_expected:
-            for k, v in p.items():
-                impressions[k] = v.reshape(-1)
-    else:
-        impressions = pd.DataFrame(
-            {
-                "shopper_id": np.zeros(0, np.int64),
-                "day": np.zeros(0, np.int32),
-                "ts": np.zeros(0, np.int64),
-                "page_view": np.zeros(0, np.int32),
-                "position": np.zeros(0, np.int8),
-                "aid": np.zeros(0, np.int32),
-                "clicked": np.zeros(0, bool),
-            }
-        )
+    for k, v in (p or {}).items():
+        slates[k] = v.sum(axis=1)
+    return slates
 
+
+def _impressions_frame(
+    g: _Logs, slates: np.ndarray, kk: int, p: dict[str, np.ndarray] | None
+) -> pd.DataFrame:
+    n = len(g.step_pop)
+    pos = np.tile(np.arange(1, kk + 1, dtype=np.int8), n)
+    impressions = pd.DataFrame(
+        {
+            "shopper_id": np.repeat(g.sid[g.step_pop], kk),
+            "day": np.repeat(g.day(g.step_slate_ts), kk),
+            "ts": np.repeat(g.step_slate_ts, kk),
+            "page_view": np.repeat(g.step_page, kk),
+            "position": pos,
+            "aid": slates.reshape(-1),
+            "clicked": np.repeat(g.step_pos + 1, kk) == pos,
+        }
+    )
+    for k, v in (p or {}).items():
+        impressions[k] = v.reshape(-1)
+    return impressions
+
+
+def _no_impressions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "shopper_id": np.zeros(0, np.int64),
+            "day": np.zeros(0, np.int32),
+            "ts": np.zeros(0, np.int64),
+            "page_view": np.zeros(0, np.int32),
+            "position": np.zeros(0, np.int8),
+            "aid": np.zeros(0, np.int32),
+            "clicked": np.zeros(0, bool),
+        }
+    )
+
+
+def _clicks_frame(g: _Logs, width: int) -> pd.DataFrame:
     # "ordered" joins a click with its own session's checkout (a replica is its own session)
-    s_inst = _cat(log, "step_inst", np.int64)
-    order_keys = _cat(log, "order_inst", np.int64) * width + o_aid
-    moved = s_pos > -2
-    rec = s_pos >= 0
-    clicks = pd.DataFrame(
+    order_keys = g.order_inst * width + g.order_aid
+    rec = g.step_pos >= 0
+    return pd.DataFrame(
         {
-            "shopper_id": sid[s_pop[rec]],
-            "day": day(s_next_ts[rec]),
-            "ts": s_next_ts[rec],
-            "page_view": s_page[rec] + 1,
-            "aid": s_next[rec],
-            "position": (s_pos[rec] + 1).astype(np.int8),
-            "carted": s_cart[rec],
-            "ordered": np.isin(s_inst[rec] * width + s_next[rec], order_keys),
+            "shopper_id": g.sid[g.step_pop[rec]],
+            "day": g.day(g.step_next_ts[rec]),
+            "ts": g.step_next_ts[rec],
+            "page_view": g.step_page[rec] + 1,
+            "aid": g.step_next[rec],
+            "position": (g.step_pos[rec] + 1).astype(np.int8),
+            "carted": g.step_cart[rec],
+            "ordered": np.isin(g.step_inst[rec] * width + g.step_next[rec], order_keys),
         }
     )
-    org = moved & ~rec
-    organic_views = pd.DataFrame(
+
+
+def _organic_views_frame(g: _Logs) -> pd.DataFrame:
+    org = (g.step_pos > -2) & ~(g.step_pos >= 0)
+    n_entries = len(g.entry_pop)
+    return pd.DataFrame(
         {
-            "shopper_id": np.concatenate([sid[e_pop], sid[s_pop[org]]]),
-            "day": np.concatenate([day(e_ts), day(s_next_ts[org])]),
-            "ts": np.concatenate([e_ts, s_next_ts[org]]),
-            "page_view": np.concatenate([np.zeros(len(e_pop), np.int32), s_page[org] + 1]),
-            "aid": np.concatenate([e_aid, s_next[org]]),
-            "channel": channel(np.concatenate([np.full(len(e_pop), K.CH_ENTRY), s_chan[org]])),
+            "shopper_id": np.concatenate([g.sid[g.entry_pop], g.sid[g.step_pop[org]]]),
+            "day": np.concatenate([g.day(g.entry_ts), g.day(g.step_next_ts[org])]),
+            "ts": np.concatenate([g.entry_ts, g.step_next_ts[org]]),
+            "page_view": np.concatenate([np.zeros(n_entries, np.int32), g.step_page[org] + 1]),
+            "aid": np.concatenate([g.entry_aid, g.step_next[org]]),
+            "channel": _channel(np.concatenate([np.full(n_entries, K.CH_ENTRY), g.step_chan[org]])),
         }
     )
-    cm = moved & s_cart
-    carts = pd.DataFrame(
+
+
+def _carts_frame(g: _Logs) -> pd.DataFrame:
+    e_cart = g.entry_cart
+    cm = (g.step_pos > -2) & g.step_cart
+    return pd.DataFrame(
         {
-            "shopper_id": np.concatenate([sid[e_pop[e_cart]], sid[s_pop[cm]]]),
-            "day": np.concatenate([day(e_cart_ts[e_cart]), day(s_cart_ts[cm])]),
-            "ts": np.concatenate([e_cart_ts[e_cart], s_cart_ts[cm]]),
-            "aid": np.concatenate([e_aid[e_cart], s_next[cm]]),
-            "channel": channel(
-                np.concatenate([np.full(int(e_cart.sum()), K.CH_ENTRY), s_chan[cm]])
+            "shopper_id": np.concatenate([g.sid[g.entry_pop[e_cart]], g.sid[g.step_pop[cm]]]),
+            "day": np.concatenate([g.day(g.entry_cart_ts[e_cart]), g.day(g.step_cart_ts[cm])]),
+            "ts": np.concatenate([g.entry_cart_ts[e_cart], g.step_cart_ts[cm]]),
+            "aid": np.concatenate([g.entry_aid[e_cart], g.step_next[cm]]),
+            "channel": _channel(
+                np.concatenate([np.full(int(e_cart.sum()), K.CH_ENTRY), g.step_chan[cm]])
             ),
         }
     )
-    units = o_units.astype(np.int64)
-    orders = pd.DataFrame(
+
+
+def _orders_frame(g: _Logs, price: np.ndarray) -> pd.DataFrame:
+    units = g.order_units.astype(np.int64)
+    return pd.DataFrame(
         {
-            "shopper_id": sid[o_pop],
-            "day": day(o_ts),
-            "ts": o_ts,
-            "aid": o_aid,
-            "units": o_units,
-            "price": price[o_aid],
-            "revenue": price[o_aid] * units,
-            "wishlist": o_wish,
-            "rec_clicked": o_rec,
+            "shopper_id": g.sid[g.order_pop],
+            "day": g.day(g.order_ts),
+            "ts": g.order_ts,
+            "aid": g.order_aid,
+            "units": g.order_units,
+            "price": price[g.order_aid],
+            "revenue": price[g.order_aid] * units,
+            "wishlist": g.order_wish,
+            "rec_clicked": g.order_rec,
         }
     )
+
+
+def _sessions_frame(g: _Logs, pop: ShopperPopulation, price: np.ndarray) -> pd.DataFrame:
     n_pop = len(pop)
     started = np.zeros(n_pop, bool)
-    started[e_pop] = True
+    started[g.entry_pop] = True
     end_ts = np.zeros(n_pop, np.int64)
-    end_ts[_cat(log, "end_pop", np.int64)] = _cat(log, "end_ts", np.int64)
+    end_ts[g.end_pop] = g.end_ts
     idx = np.flatnonzero(started)
+    moved = g.step_pos > -2
+    rec = g.step_pos >= 0
+    cm = moved & g.step_cart
+    units = g.order_units.astype(np.int64)
 
     def count(rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(rows, weights=weights, minlength=n_pop)[idx]
 
-    sessions = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "shopper_id": sid[idx],
-            "day": day(pop.start_ms[idx]),
+            "shopper_id": g.sid[idx],
+            "day": g.day(pop.start_ms[idx]),
             "start_ts": pop.start_ms[idx],
             "end_ts": end_ts[idx],
-            "page_views": (count(e_pop) + count(s_pop[moved])).astype(np.int64),
-            "slates": count(s_pop).astype(np.int64),
-            "rec_clicks": count(s_pop[rec]).astype(np.int64),
-            "carts": (count(e_pop[e_cart]) + count(s_pop[cm])).astype(np.int64),
-            "order_lines": count(o_pop).astype(np.int64),
-            "units": count(o_pop, units.astype(np.float64)).astype(np.int64),
-            "revenue": count(o_pop, price[o_aid] * units),
+            "page_views": (count(g.entry_pop) + count(g.step_pop[moved])).astype(np.int64),
+            "slates": count(g.step_pop).astype(np.int64),
+            "rec_clicks": count(g.step_pop[rec]).astype(np.int64),
+            "carts": (count(g.entry_pop[g.entry_cart]) + count(g.step_pop[cm])).astype(np.int64),
+            "order_lines": count(g.order_pop).astype(np.int64),
+            "units": count(g.order_pop, units.astype(np.float64)).astype(np.int64),
+            "revenue": count(g.order_pop, price[g.order_aid] * units),
         }
     )
+
+
+def _assemble(shop: OnlineShop) -> OnlineResult:
+    """The tables of :class:`OnlineResult` from the shop's logs (see ``OnlineShop._rec``)."""
+    g = _Logs.of(shop)
+    kk = shop.slate_size
+    price = shop.world.catalogue.price
+    p = None
+    if shop.record_expected:
+        p = {k: _cat(shop._log, "step_" + k, np.float64, kk) for k in Probabilities._fields}
+    if shop.item_impressions:
+        slates = _cat(shop._log, "step_slates", np.int32, kk)
+        impressions = _impressions_frame(g, slates, kk, p)
+    else:
+        impressions = _no_impressions()
     return OnlineResult(
-        slates=slates,
+        slates=_slates_frame(g, p),
         impressions=impressions,
-        clicks=clicks,
-        organic_views=organic_views,
-        carts=carts,
-        orders=orders,
-        sessions=sessions,
+        clicks=_clicks_frame(g, shop.world.n_items + 1),
+        organic_views=_organic_views_frame(g),
+        carts=_carts_frame(g),
+        orders=_orders_frame(g, price),
+        sessions=_sessions_frame(g, shop.population, price),
         slate_size=kk,
-        day0_ms=day0,
+        day0_ms=g.day0,
     )

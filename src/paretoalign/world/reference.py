@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from paretoalign.world import kernels as K
+from paretoalign.world.records import Items, Shoppers
 from paretoalign.world.rng import SplitMix64, mix64_ref
 
 _POLICY_SALT = int(K.POLICY_SALT)
@@ -143,16 +144,17 @@ class SessionTrace:
 
 
 class _Shop:
-    """Named views of the packed arrays (plain Python access)."""
+    """Plain-Python views of the kernels' records (``W``: ``Items``, ``S``: ``Shoppers``)."""
 
-    def __init__(self, W: tuple, par: np.ndarray, ipar: np.ndarray, S: tuple) -> None:
-        (
-            self.vec, self.cat, self.click_base, self.price_idx, self.cart_base, self.p_order,
-            self.organic_base, self.cat_ptr, self.cat_items, self.alias_prob, self.cat_mu,
-            self.order_base, self.alias_idx, _vec_by_category, _organic_by_category,
-        ) = W  # fmt: skip
-        self.taste, self.gamma, self.logit_pi, self.fav_cat, self.fav_cum = S[:5]
-        self.start_ms, self.budget, self.seed = S[5], S[6], S[7]
+    def __init__(self, W: Items, par: np.ndarray, ipar: np.ndarray, S: Shoppers) -> None:
+        self.vec, self.cat, self.cat_mu = W.vec, W.cat, W.cat_mu
+        self.click_base, self.price_idx = W.click_base, W.price_idx
+        self.cart_base, self.p_order, self.organic_base = W.cart_base, W.p_order, W.organic_base
+        self.cat_ptr, self.cat_items = W.cat_ptr, W.cat_items
+        self.alias_prob, self.alias_idx = W.alias_prob, W.alias_idx
+        self.taste, self.gamma, self.logit_pi = S.taste, S.gamma, S.logit_pi
+        self.fav_cat, self.fav_cum = S.fav_cat, S.fav_cum
+        self.start_ms, self.budget, self.seed = S.start_ms, S.budget, S.seed
         self.par = [float(x) for x in par]
         self.model = "pbm" if int(ipar[K.I_MODEL]) == K.MODEL_PBM else "cascade"
         self.m = int(ipar[K.I_M])
@@ -266,11 +268,171 @@ def _slate_probabilities(shop: _Shop, slate: list[int], z: list[float], g: float
     return [float(x) for x in probs[0]]
 
 
+class _Walk:
+    """One reference session in progress: the shopper's state and the trace so far.
+
+    The methods are the steps of the module docstring; :func:`simulate_session_reference`
+    calls them in order. A method that returns False means time passed the window's end:
+    the session stops there (no checkout).
+    """
+
+    def __init__(self, shop: _Shop, s: int, window: tuple[int, int]) -> None:
+        self.shop, self.s = shop, s
+        self.lo, self.hi = window
+        seed = int(shop.seed[s])
+        self.rng = SplitMix64(seed)
+        self.prng = SplitMix64(mix64_ref(seed ^ _POLICY_SALT))
+        self.g = float(shop.gamma[s])
+        self.budget = int(shop.budget[s])
+        self.trace = SessionTrace()
+        self.now = int(shop.start_ms[s])
+        self.item = 0
+        self.c = 0
+        self.z: list[float] = []
+        self.seen: list[int] = []
+        self.carted: list[int] = []
+        self.n_events = 0
+
+    # ------------------------------------------------------------------ steps
+    def land(self) -> bool:
+        """Step 1: a favourite category, the intent, the organic landing item."""
+        self.c = _favourite(self.shop, self.s, self.rng.u01())
+        self.z = self._intent(self.c)
+        self._arrive(_organic(self.shop, self.rng, self.c, self.z))
+        return self.now < self.hi
+
+    def view(self, chan: int) -> bool:
+        """Step 2: the page view of ``self.item`` (its click), the intent pull, the cart."""
+        shop, rng, item = self.shop, self.rng, self.item
+        self._log(item, self.now, K.T_CLICK, chan)
+        self.z = _pull(shop, rng, self.z, item)
+        x = shop.p(K.P_C0) + shop.cart_logit(item, self.s)
+        if rng.u01() < _sigmoid(x):
+            self.now += _lognormal_ms(rng, shop.p(K.P_CART_GAP_MU), K.SMALL_GAP_SIGMA)
+            self.n_events += 1
+            if item not in self.carted:
+                self.carted.append(item)
+            if self.now >= self.hi:
+                return False
+            self._log(item, self.now, K.T_CART, chan)
+        return True
+
+    def logging_slate(self, table: np.ndarray) -> tuple[list[int], bool]:
+        """Offline: the table's slate, or a uniformly random one (policy stream)."""
+        if self.prng.u01() < self.shop.p(K.P_RANDOM_SHARE):
+            slate: list[int] = []
+            n_items = self.shop.n_items
+            while len(slate) < table.shape[1]:
+                cand = min(1 + int(self.prng.u01() * n_items), n_items)
+                if cand not in slate:
+                    slate.append(cand)
+            return slate, True
+        return [int(x) for x in table[self.item]], False
+
+    def policy_slate(
+        self, policy: Callable[[list[int], int], list[int]], history_len: int
+    ) -> list[int]:
+        """Online: the policy's slate for the last ``history_len`` page items."""
+        hist = ([0] * history_len + self.seen)[-history_len:]
+        return [int(x) for x in policy(hist, len(self.seen) - 1)]
+
+    def leave(self, slate: list[int], is_random: bool, logged: bool) -> None:
+        """Step 3, budget spent: the last slate is shown and the shopper leaves."""
+        now, item = self.now, self.item
+        self.trace.slates.append((now, item, -2, [0.0] * len(slate)))
+        if logged:
+            self.trace.impressions.extend(
+                (now, item, k + 1, j, is_random, False) for k, j in enumerate(slate)
+            )
+
+    def move(self, slate: list[int], is_random: bool, logged: bool) -> int | None:
+        """Step 3: gap, widget click or organic next page; returns its channel.
+
+        ``None`` when the next page view falls past the window's end.
+        """
+        shop, rng, now, item = self.shop, self.rng, self.now, self.item
+        probs = _slate_probabilities(shop, slate, self.z, self.g)
+        if rng.u01() < shop.p(K.P_BREAK_P):
+            gap = _lognormal_ms(rng, shop.p(K.P_BREAK_MU), shop.p(K.P_BREAK_SIGMA))
+        else:
+            gap = _lognormal_ms(rng, shop.p(K.P_GAP_MU), shop.p(K.P_GAP_SIGMA))
+        u = rng.u01()
+        acc, pos = 0.0, -1
+        for k, p in enumerate(probs):
+            acc += p
+            if u < acc:
+                pos = k
+                break
+        if pos >= 0:
+            nxt, chan = slate[pos], K.CH_REC
+        else:
+            nxt, chan = self._organic_next()
+        self.trace.slates.append((now, item, pos, probs))
+        in_log = now + gap < self.hi  # a click past the window is trimmed, so not marked
+        if logged:
+            self.trace.impressions.extend(
+                (now, item, k + 1, j, is_random, k == pos and in_log) for k, j in enumerate(slate)
+            )
+        self.now += gap
+        if self.now >= self.hi:
+            return None
+        self._arrive(nxt)
+        return chan
+
+    def checkout(self) -> None:
+        """Step 5: gap, then order / units / wishlist draws per distinct carted item."""
+        shop, rng = self.shop, self.rng
+        self.now += _lognormal_ms(rng, shop.p(K.P_CHECKOUT_MU), K.SMALL_GAP_SIGMA)
+        lines: list[tuple[int, int, bool]] = []
+        for it in self.carted:
+            if rng.u01() < float(shop.p_order[it]):
+                lines.append((it, _units(rng, shop.p(K.P_QTY)), False))
+                if rng.u01() < shop.p(K.P_WISH_ODDS):
+                    fav = _favourite(shop, self.s, rng.u01())
+                    w = _alias_draw(shop, fav, rng.u01())
+                    lines.append((w, _units(rng, shop.p(K.P_QTY)), True))
+        if self.lo <= self.now < self.hi:
+            self.trace.checked_out = True
+            for it, units, wish in lines:
+                chan = K.CH_WISHLIST if wish else K.CH_ORDER
+                self.trace.events.append((it, self.now, K.T_ORDER, chan, units))
+
+    # ------------------------------------------------------------------ helpers
+    def _intent(self, c: int) -> list[float]:
+        shop, s = self.shop, self.s
+        return _normalize(
+            [float(shop.cat_mu[c, k]) + float(shop.taste[s, k]) for k in range(shop.d)]
+        )
+
+    def _arrive(self, item: int) -> None:
+        self.item = item
+        self.c = int(self.shop.cat[item])
+        self.seen.append(item)
+        self.n_events += 1
+
+    def _organic_next(self) -> tuple[int, int]:
+        """No widget click: perhaps switch intent, then a repeat view or an organic pick."""
+        shop, rng = self.shop, self.rng
+        if rng.u01() < shop.p(K.P_SWITCH):
+            self.c = _favourite(shop, self.s, rng.u01())
+            self.z = self._intent(self.c)
+        if rng.u01() < shop.p(K.P_REPEAT) and len(self.seen) >= 2:
+            age = 1
+            while age < len(self.seen) - 1 and rng.u01() < shop.p(K.P_RECENCY):
+                age += 1
+            return self.seen[len(self.seen) - 1 - age], K.CH_REPEAT
+        return _organic(shop, rng, self.c, self.z), K.CH_ORGANIC
+
+    def _log(self, aid: int, ts: int, typ: int, chan: int) -> None:
+        if self.lo <= ts < self.hi:
+            self.trace.events.append((aid, ts, typ, chan, 0))
+
+
 def simulate_session_reference(
-    W: tuple,
+    W: Items,
     par: np.ndarray,
     ipar: np.ndarray,
-    S: tuple,
+    S: Shoppers,
     s: int,
     *,
     table: np.ndarray | None = None,
@@ -286,134 +448,23 @@ def simulate_session_reference(
     """
     if (table is None) == (policy is None):
         raise ValueError("give exactly one of table and policy")
-    shop = _Shop(W, par, ipar, S)
-    lo, hi = window
-    seed = int(shop.seed[s])
-    rng = SplitMix64(seed)
-    prng = SplitMix64(mix64_ref(seed ^ _POLICY_SALT))
-    g = float(shop.gamma[s])
-    budget = int(shop.budget[s])
-    eps = shop.p(K.P_RANDOM_SHARE)
-    trace = SessionTrace()
-
-    def log_event(aid: int, ts: int, typ: int, chan: int, units: int = 0) -> None:
-        if lo <= ts < hi:
-            trace.events.append((aid, ts, typ, chan, units))
-
-    def after_view(item: int, z: list[float]) -> tuple[list[float], bool, int]:
-        z = _pull(shop, rng, z, item)
-        x = shop.p(K.P_C0) + shop.cart_logit(item, s)
-        if rng.u01() < _sigmoid(x):
-            return z, True, _lognormal_ms(rng, shop.p(K.P_CART_GAP_MU), K.SMALL_GAP_SIGMA)
-        return z, False, 0
-
-    now = int(shop.start_ms[s])
-    c = _favourite(shop, s, rng.u01())
-    z = _normalize([float(shop.cat_mu[c, k]) + float(shop.taste[s, k]) for k in range(shop.d)])
-    item = _organic(shop, rng, c, z)
-    c = int(shop.cat[item])
-    seen = [item]
-    chans = [K.CH_ENTRY]
-    carted: list[int] = []
-    n_events = 1
-    if now >= hi:
-        return trace
-    log_event(item, now, K.T_CLICK, K.CH_ENTRY)
-    z, was_carted, gap = after_view(item, z)
-    if was_carted:
-        now += gap
-        n_events += 1
-        if item not in carted:
-            carted.append(item)
-        if now >= hi:
-            return trace
-        log_event(item, now, K.T_CART, K.CH_ENTRY)
+    walk = _Walk(_Shop(W, par, ipar, S), s, window)
+    if not walk.land():
+        return walk.trace
+    chan = K.CH_ENTRY
     while True:
+        if not walk.view(chan):
+            return walk.trace
         if table is not None:
-            is_random = prng.u01() < eps
-            if is_random:
-                slate: list[int] = []
-                while len(slate) < table.shape[1]:
-                    cand = min(1 + int(prng.u01() * shop.n_items), shop.n_items)
-                    if cand not in slate:
-                        slate.append(cand)
-            else:
-                slate = [int(x) for x in table[item]]
+            slate, is_random = walk.logging_slate(table)
         else:
-            hist = ([0] * history_len + seen)[-history_len:]
-            slate = [int(x) for x in policy(hist, len(seen) - 1)]
-            is_random = False
-        leaving = n_events >= budget
-        probs = [0.0] * len(slate) if leaving else _slate_probabilities(shop, slate, z, g)
-        logged = table is not None and now >= lo
-        if leaving:
-            trace.slates.append((now, item, -2, probs))
-            if logged:
-                trace.impressions.extend(
-                    (now, item, k + 1, j, is_random, False) for k, j in enumerate(slate)
-                )
+            slate, is_random = walk.policy_slate(policy, history_len), False
+        logged = table is not None and walk.now >= walk.lo
+        if walk.n_events >= walk.budget:
+            walk.leave(slate, is_random, logged)
             break
-        if rng.u01() < shop.p(K.P_BREAK_P):
-            gap = _lognormal_ms(rng, shop.p(K.P_BREAK_MU), shop.p(K.P_BREAK_SIGMA))
-        else:
-            gap = _lognormal_ms(rng, shop.p(K.P_GAP_MU), shop.p(K.P_GAP_SIGMA))
-        u = rng.u01()
-        acc, pos = 0.0, -1
-        for k, p in enumerate(probs):
-            acc += p
-            if u < acc:
-                pos = k
-                break
-        if pos >= 0:
-            nxt, chan = slate[pos], K.CH_REC
-        else:
-            if rng.u01() < shop.p(K.P_SWITCH):
-                c = _favourite(shop, s, rng.u01())
-                z = _normalize(
-                    [float(shop.cat_mu[c, k]) + float(shop.taste[s, k]) for k in range(shop.d)]
-                )
-            if rng.u01() < shop.p(K.P_REPEAT) and len(seen) >= 2:
-                age = 1
-                while age < len(seen) - 1 and rng.u01() < shop.p(K.P_RECENCY):
-                    age += 1
-                nxt, chan = seen[len(seen) - 1 - age], K.CH_REPEAT
-            else:
-                nxt, chan = _organic(shop, rng, c, z), K.CH_ORGANIC
-        trace.slates.append((now, item, pos, probs))
-        in_log = now + gap < hi  # a click past the window is trimmed, so not marked
-        if logged:
-            trace.impressions.extend(
-                (now, item, k + 1, j, is_random, k == pos and in_log) for k, j in enumerate(slate)
-            )
-        now += gap
-        if now >= hi:
-            return trace
-        item = nxt
-        c = int(shop.cat[item])
-        seen.append(item)
-        chans.append(chan)
-        n_events += 1
-        log_event(item, now, K.T_CLICK, chan)
-        z, was_carted, gap = after_view(item, z)
-        if was_carted:
-            now += gap
-            n_events += 1
-            if item not in carted:
-                carted.append(item)
-            if now >= hi:
-                return trace
-            log_event(item, now, K.T_CART, chan)
-    now += _lognormal_ms(rng, shop.p(K.P_CHECKOUT_MU), K.SMALL_GAP_SIGMA)
-    lines: list[tuple[int, int, bool]] = []
-    for it in carted:
-        if rng.u01() < float(shop.p_order[it]):
-            lines.append((it, _units(rng, shop.p(K.P_QTY)), False))
-            if rng.u01() < shop.p(K.P_WISH_ODDS):
-                fav = _favourite(shop, s, rng.u01())
-                w = _alias_draw(shop, fav, rng.u01())
-                lines.append((w, _units(rng, shop.p(K.P_QTY)), True))
-    if lo <= now < hi:
-        trace.checked_out = True
-        for it, units, wish in lines:
-            trace.events.append((it, now, K.T_ORDER, K.CH_WISHLIST if wish else K.CH_ORDER, units))
-    return trace
+        chan = walk.move(slate, is_random, logged)
+        if chan is None:
+            return walk.trace
+    walk.checkout()
+    return walk.trace

@@ -1,7 +1,8 @@
 """Shoppers: who arrives when, with which taste, price sensitivity, buy propensity and budget.
 
 In OTTO a *session* is all activity of one user in the period, so here one shopper = one
-session. Generative model (``simulation-brief.md`` §5.3), drawn in a fixed order from one
+session. Generative model (specified here; the book's method page, section *Why a
+simulated shop* (``method-shop``), gives its purpose), drawn in a fixed order from one
 ``np.random.Generator``:
 
 * start time uniform over the arrival window (sorted, so ids follow arrival order);

@@ -23,11 +23,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from paretoalign.world import kernels as K
+from paretoalign.world.calibration import solve_offsets
 from paretoalign.world.catalogue import Catalogue, build_catalogue
 from paretoalign.world.config import ShopConfig
 from paretoalign.world.logging_policy import (
@@ -39,29 +39,27 @@ from paretoalign.world.logging_policy import (
     popularity_order,
     popularity_table,
 )
+from paretoalign.world.offline import (
+    OfflineLogs,
+    population_windows,
+    run_sessions,
+    simulate_offline,
+)
 from paretoalign.world.online import OnlineResult, OnlineShop, Policy, run_online
+from paretoalign.world.records import (
+    EXPERIMENT_STREAM,
+    HISTORY_STREAM,
+    OFFLINE_STREAM,
+    PILOT_STREAM,
+    Items,
+    Offsets,
+    Shoppers,
+)
 from paretoalign.world.rng import make_key
 from paretoalign.world.shoppers import ShopperPopulation, draw_shoppers
 
-if TYPE_CHECKING:
-    from paretoalign.world.offline import OfflineLogs
-
-OFFLINE_STREAM = 2
-PILOT_STREAM = 3
-HISTORY_STREAM = 4
-EXPERIMENT_STREAM = 5
-IMPRESSION_STREAM = 6
 #: Experiment shopper ids start here (offline ids are 0..S-1).
 EXPERIMENT_ID_OFFSET = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class Offsets:
-    """Solved (or fixed) intercepts of the response model."""
-
-    organic_utility: float  # u0
-    cart_offset: float  # c0
-    order_offset: float  # o0
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -88,9 +86,6 @@ class World:
     @classmethod
     def build(cls, cfg: ShopConfig) -> World:
         """Draw and calibrate the world of ``cfg`` (see the module docstring)."""
-        from paretoalign.world.calibration import solve_offsets
-        from paretoalign.world.offline import population_windows, run_sessions
-
         if not isinstance(cfg, ShopConfig):
             raise TypeError(f"World.build needs a ShopConfig, got {type(cfg).__name__}")
         cat = build_catalogue(cfg)
@@ -171,14 +166,14 @@ class World:
 
     # ------------------------------------------------------------------ packing
     @cached_property
-    def _packed_items(self) -> tuple:
+    def _packed_items(self) -> Items:
         return self._pack_items()
 
-    def packed_items(self) -> tuple:
-        """The item tuple ``W`` of :mod:`paretoalign.world.kernels` (cached; read-only)."""
+    def packed_items(self) -> Items:
+        """The item record ``W`` of :mod:`paretoalign.world.kernels` (cached; read-only)."""
         return self._packed_items
 
-    def _pack_items(self) -> tuple:
+    def _pack_items(self) -> Items:
         cfg, cat, off = self.cfg, self.catalogue, self.offsets
         a, q, b = cat.attractiveness, cat.utility, cat.log_popularity
         price_idx = np.zeros_like(cat.price)
@@ -191,22 +186,22 @@ class World:
         group = np.repeat(np.arange(len(sizes)), sizes)
         w = np.exp(w - np.maximum.reduceat(w, starts)[group])
         alias_prob, alias_idx = K.build_alias(w, np.ascontiguousarray(cat.category_ptr))
-        return (
-            np.ascontiguousarray(cat.vectors),
-            np.ascontiguousarray(cat.category),
-            cfg.beta_attract * a + cfg.beta_pop * b,
-            price_idx,
-            cfg.cart_utility * q,
-            _sigmoid(off.order_offset + order_base),
-            cfg.organic_attract * a,
-            np.ascontiguousarray(cat.category_ptr),
-            np.ascontiguousarray(items),
-            alias_prob,
-            np.ascontiguousarray(cat.category_centres),
-            order_base,
-            alias_idx,
-            np.ascontiguousarray(cat.vectors[items]),
-            cfg.organic_attract * a[items],
+        return Items(
+            vec=np.ascontiguousarray(cat.vectors),
+            cat=np.ascontiguousarray(cat.category),
+            click_base=cfg.beta_attract * a + cfg.beta_pop * b,
+            price_idx=price_idx,
+            cart_base=cfg.cart_utility * q,
+            p_order=_sigmoid(off.order_offset + order_base),
+            organic_base=cfg.organic_attract * a,
+            cat_ptr=np.ascontiguousarray(cat.category_ptr),
+            cat_items=np.ascontiguousarray(items),
+            alias_prob=alias_prob,
+            cat_mu=np.ascontiguousarray(cat.category_centres),
+            order_base=order_base,
+            alias_idx=alias_idx,
+            vec_cat=np.ascontiguousarray(cat.vectors[items]),
+            organic_cat=cfg.organic_attract * a[items],
         )
 
     def packed_params(self) -> tuple[np.ndarray, np.ndarray]:
@@ -243,18 +238,18 @@ class World:
         return par, ipar
 
     @staticmethod
-    def packed_shoppers(pop: ShopperPopulation) -> tuple:
-        """The shopper tuple ``S`` of :mod:`paretoalign.world.kernels`."""
+    def packed_shoppers(pop: ShopperPopulation) -> Shoppers:
+        """The shopper record ``S`` of :mod:`paretoalign.world.kernels`."""
         pi = pop.buy_propensity
-        return (
-            np.ascontiguousarray(pop.taste, dtype=np.float64),
-            np.ascontiguousarray(pop.price_sensitivity, dtype=np.float64),
-            np.log(pi / (1.0 - pi)),
-            np.ascontiguousarray(pop.favourite_categories, dtype=np.int32),
-            pop.favourite_cumulative,
-            np.ascontiguousarray(pop.start_ms, dtype=np.int64),
-            np.ascontiguousarray(pop.budget, dtype=np.int32),
-            np.ascontiguousarray(pop.seed, dtype=np.uint64),
+        return Shoppers(
+            taste=np.ascontiguousarray(pop.taste, dtype=np.float64),
+            gamma=np.ascontiguousarray(pop.price_sensitivity, dtype=np.float64),
+            logit_pi=np.log(pi / (1.0 - pi)),
+            fav_cat=np.ascontiguousarray(pop.favourite_categories, dtype=np.int32),
+            fav_cum=pop.favourite_cumulative,
+            start_ms=np.ascontiguousarray(pop.start_ms, dtype=np.int64),
+            budget=np.ascontiguousarray(pop.budget, dtype=np.int32),
+            seed=np.ascontiguousarray(pop.seed, dtype=np.uint64),
         )
 
     # ------------------------------------------------------------------ populations
@@ -309,8 +304,6 @@ class World:
     # ------------------------------------------------------------------ simulation
     def simulate_offline(self) -> OfflineLogs:
         """The offline logs (see :func:`paretoalign.world.offline.simulate_offline`)."""
-        from paretoalign.world.offline import simulate_offline
-
         return simulate_offline(self)
 
     def open_shop(self, population: ShopperPopulation, **kwargs) -> OnlineShop:
