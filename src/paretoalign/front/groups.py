@@ -337,7 +337,7 @@ def collinearity_report(
     reason = (
         f"Front points only — {fmt(front_only)}. With the {n_off} off-front/control arm(s) — "
         f"{fmt(all_arms)}. Along a front traced by one π the offline metrics move together, "
-        "so KPI co-movement alone cannot single out a metric (simulation brief §5.8 item 6)."
+        "so KPI co-movement alone cannot single out a metric (the method page, The strategy)."
         + verdict
     )
     return {
