@@ -172,16 +172,9 @@ class ServingLoop:
     def sampled_impressions(self) -> pd.DataFrame:
         """Item-level impressions of the sampled shoppers (one row per slate position)."""
         if not self._sampled:
-            return pd.DataFrame(
-                {
-                    "shopper_id": np.zeros(0, np.int64),
-                    "day": np.zeros(0, np.int32),
-                    "ts": np.zeros(0, np.int64),
-                    "page_view": np.zeros(0, np.int32),
-                    "position": np.zeros(0, np.int8),
-                    "aid": np.zeros(0, np.int32),
-                }
-            )
+            from paretoalign.world.online import IMPRESSION_DTYPES, empty_impressions
+
+            return empty_impressions(tuple(c for c in IMPRESSION_DTYPES if c != "clicked"))
         cat = {k: np.concatenate([s[k] for s in self._sampled]) for k in self._sampled[0]}
         n, kk = cat["slate"].shape
         return pd.DataFrame(

@@ -493,18 +493,21 @@ def _impressions_frame(
     return impressions
 
 
-def _no_impressions() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "shopper_id": np.zeros(0, np.int64),
-            "day": np.zeros(0, np.int32),
-            "ts": np.zeros(0, np.int64),
-            "page_view": np.zeros(0, np.int32),
-            "position": np.zeros(0, np.int8),
-            "aid": np.zeros(0, np.int32),
-            "clicked": np.zeros(0, bool),
-        }
-    )
+#: Columns and dtypes of an item-level impression table (one row per slate position).
+IMPRESSION_DTYPES = {
+    "shopper_id": np.int64,
+    "day": np.int32,
+    "ts": np.int64,
+    "page_view": np.int32,
+    "position": np.int8,
+    "aid": np.int32,
+    "clicked": np.bool_,
+}
+
+
+def empty_impressions(columns: tuple[str, ...] = tuple(IMPRESSION_DTYPES)) -> pd.DataFrame:
+    """An impression table with no rows, the ``columns`` of :data:`IMPRESSION_DTYPES`."""
+    return pd.DataFrame({c: np.zeros(0, IMPRESSION_DTYPES[c]) for c in columns})
 
 
 def _clicks_frame(g: _Logs, width: int) -> pd.DataFrame:
@@ -617,7 +620,7 @@ def _assemble(shop: OnlineShop) -> OnlineResult:
         slates = _cat(shop._log, "step_slates", np.int32, kk)
         impressions = _impressions_frame(g, slates, kk, p)
     else:
-        impressions = _no_impressions()
+        impressions = empty_impressions()
     return OnlineResult(
         slates=_slates_frame(g, p),
         impressions=impressions,
