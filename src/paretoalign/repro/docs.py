@@ -44,7 +44,7 @@ def timing_markdown(log: dict[str, Any], *, profile: str, commit: str) -> str:
     )
     lines += [
         "",
-        f"Profile `{profile}`, last step finished {finished} UTC on {where}; written by "
+        f"Profile `{profile}`, last step finished {finished} on {where}; written by "
         f"`make docs` at commit `{commit}`. The load column is the 1-minute load average "
         "when each step ended.",
     ]
