@@ -1,5 +1,5 @@
-"""Shared fixtures: seeded randomness, the real-format data files in ../shared/fixtures and
-planted alignment tables with known answers."""
+"""Shared fixtures: seeded randomness, the real-format data files (``FIXTURES``) and planted
+alignment tables with known answers."""
 
 from __future__ import annotations
 

@@ -97,8 +97,8 @@ ListInputs = namedtuple(
 )
 ListInputs.__doc__ = """Inputs of the list kernel (:func:`list_sums`), P positions, N items.
 
-The kernel trusts the ids (the standard kernel validated them); an unused array may be a
-placeholder of any length (its flag is false).
+The kernel trusts the ids (the standard kernel validated them); an unused array may be
+an empty array of any length (its flag is false).
 
 Fields
 ------
