@@ -1,16 +1,19 @@
 // Exact top-k by inner product: a register-blocked micro-kernel with fused selection.
 //
-// For every query q and item j the score is s(q, j) = <queries[q], items[j]>. The result
-// of query q is its k best items under the strict total order
+// For every query q and item j the score is s(q, j) = <queries[q], items[j]>, plus v when
+// the query has a term (j, v): optional sparse CSR lists of (item, value) per query. The
+// result of query q is its k best items under the strict total order
 //     (s, j) before (s', j')  <=>  s > s'  or  (s == s' and j < j'),
-// with item 0 (padding) and the query's excluded items never returned. When fewer than k
-// items are eligible, the trailing slots are filled with score -inf and id -1.
+// with item 0 (padding) and the query's excluded items never returned (an exclusion wins
+// over a term). When fewer than k items are eligible, the trailing slots are filled with
+// score -inf and id -1.
 //
-// Arithmetic. Every score is the same chain of fused multiply-adds, in the same order,
-// on every code path:  a = +0;  for d = 0..D-1: a = fma(items[j][d], queries[q][d], a).
-// A correctly rounded fma gives identical bits in AVX-512, AVX2 and scalar (std::fma)
-// code, so a score depends neither on the SIMD path, nor on the thread count or the
-// blocking, nor on which other queries share the call.
+// Arithmetic. Every inner product is the same chain of fused multiply-adds, in the same
+// order, on every code path:  a = +0;  for d = 0..D-1: a = fma(items[j][d], queries[q][d], a);
+// a term item's score is then a + v, one float32 addition. A correctly rounded fma gives
+// identical bits in AVX-512, AVX2 and scalar (std::fma) code, so a score depends neither
+// on the SIMD path, nor on the thread count or the blocking, nor on which other queries
+// share the call.
 //
 // Plan. The score matrix never leaves the registers:
 // * Queries are packed in panels of W lanes (AVX-512: 64 or 48, AVX2: 24; narrow panels
@@ -25,6 +28,15 @@
 //   sorted insertion array for small k, or a 2k candidate buffer compacted with nth_element
 //   for large k. An equal score never enters: every item seen before by the query has a lower
 //   id.
+// * Terms: a work unit first copies its queries' terms (those in its item range) into
+//   thread-local scratch, sorted by id per query. The dense pass skips a query's term items
+//   like its excluded ones (a forward-only probe into its sorted term ids: one comparison
+//   per candidate in the common case). After each item block, the term items of the unit's
+//   queries that lie in the block (their rows still in L2) are scored apart: the same fma
+//   chain, eight independent (query, item) chains at a time, then + v, and offered to the
+//   query's sink under the full tie rule (such an item may tie with, and precede, items
+//   already in the sink). Items of later blocks have higher ids than all of them, so the
+//   dense pass's rule above still holds.
 // * Items are visited in blocks of ~512 KiB (L2-resident while all panels of a query
 //   group pass over them). A work unit is a group of about 256 queries (the last few
 //   groups: one panel each, so that the threads finish together) against the whole
@@ -45,6 +57,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <string>
@@ -108,6 +121,20 @@ struct InsertSink {
     ids[p] = id;
     return scores[k - 1];
   }
+  // Any candidate, in any id order: enters iff it precedes the k-th entry (fillers last).
+  float offer(float s, int32_t id) {
+    const Entry e{s, id};
+    if (!better(e, Entry{scores[k - 1], ids[k - 1]})) return scores[k - 1];
+    int p = k - 1;
+    while (p > 0 && better(e, Entry{scores[p - 1], ids[p - 1]})) {
+      scores[p] = scores[p - 1];
+      ids[p] = ids[p - 1];
+      --p;
+    }
+    scores[p] = s;
+    ids[p] = id;
+    return scores[k - 1];
+  }
   void finish() {}
 };
 
@@ -134,6 +161,9 @@ struct BufferSink {
     }
     return thr;
   }
+  // Any candidate, in any id order: a score equal to the threshold may still precede the
+  // k-th entry by its id, so it is buffered too (the compaction keeps the k best).
+  float offer(float s, int32_t id) { return s < thr ? thr : push(s, id); }
   void finish() {
     const int m = std::min(n, k);
     std::partial_sort(buf, buf + m, buf + n, better);
@@ -147,7 +177,7 @@ struct BufferSink {
 };
 
 // CSR exclusion lists, sorted within each query (checked at the boundary).
-struct ExcludeLists {
+struct IdLists {
   const int64_t* ptr = nullptr;
   const int32_t* ids = nullptr;
   bool contains(int64_t q, int32_t id) const {
@@ -156,12 +186,90 @@ struct ExcludeLists {
   }
 };
 
+// CSR term lists as given (checked at the boundary: ids in [1, M) and distinct within each
+// query, in any order; values[e] is the term of ids[e]).
+struct TermLists {
+  const int64_t* ptr = nullptr;
+  const int32_t* ids = nullptr;
+  const float* values = nullptr;
+};
+
+// A term (id, value) packed as id * 2^32 + the value's bits: sorting the keys sorts by id
+// (the ids of a query are distinct), and one 8-byte key moves per step.
+inline uint64_t term_key(int32_t id, float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return (static_cast<uint64_t>(static_cast<uint32_t>(id)) << 32) | bits;
+}
+
+inline int32_t term_key_id(uint64_t key) { return static_cast<int32_t>(key >> 32); }
+
+inline float term_key_value(uint64_t key) {
+  const uint32_t bits = static_cast<uint32_t>(key);
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+// Sort n keys: insertion sort for the short lists of typical use (linear when sorted),
+// else std::sort.
+void sort_term_keys(uint64_t* keys, int64_t n) {
+  if (n > 64) {
+    if (!std::is_sorted(keys, keys + n)) std::sort(keys, keys + n);
+    return;
+  }
+  for (int64_t i = 1; i < n; ++i) {
+    const uint64_t key = keys[i];
+    int64_t j = i;
+    while (j > 0 && keys[j - 1] > key) {
+      keys[j] = keys[j - 1];
+      --j;
+    }
+    keys[j] = key;
+  }
+}
+
+// A work unit's terms (thread-local scratch, see unit_terms): row r's (query first + r's)
+// term items in the unit's item range, sorted by id, as keys[ptr[r] .. ptr[r + 1]).
+struct UnitTerms {
+  const int64_t* ptr = nullptr;
+  const uint64_t* keys = nullptr;
+};
+
+// The items the dense pass skips for a query: its excluded items (never returned) and its
+// term items (scored apart, see score_block_terms). A work unit asks about each query's
+// candidates in increasing id order, so its term items are tracked by a forward-only
+// probe: for row r = q - first_query, keys[probe[r]] is the query's next term item at or
+// above the last id asked about and next[r] its id (INT32_MAX past the end); an id below
+// next[r], the common case, costs one comparison.
+struct SkipLists {
+  IdLists exclude;
+  UnitTerms terms;  // terms.ptr == nullptr: no terms
+  int64_t* probe = nullptr;
+  int32_t* next = nullptr;
+  int64_t first_query = 0;
+  bool contains(int64_t q, int32_t id) const {
+    if (terms.ptr != nullptr) {
+      const int64_t r = q - first_query;
+      if (id >= next[r]) {
+        const int64_t end = terms.ptr[r + 1];
+        int64_t e = probe[r];
+        while (e < end && term_key_id(terms.keys[e]) < id) ++e;
+        probe[r] = e;
+        next[r] = e < end ? term_key_id(terms.keys[e]) : std::numeric_limits<int32_t>::max();
+        if (next[r] == id) return true;
+      }
+    }
+    return exclude.contains(q, id);
+  }
+};
+
 // The scores col[0], col[stride], ... col[(n-1) * stride] of items base .. base+n-1 for
 // one query, handed to its sink in item order; returns the new threshold. This is the
 // only place where an entry is accepted or rejected.
 template <class Sink>
 float take_candidates(const float* col, int stride, int n, int32_t base, float thr, Sink& sink,
-                      const ExcludeLists& ex, int64_t q) {
+                      const SkipLists& ex, int64_t q) {
   for (int i = 0; i < n; ++i) {
     const float v = col[i * stride];
     if (v > thr) {
@@ -179,7 +287,7 @@ float take_candidates(const float* col, int stride, int n, int32_t base, float t
 
 template <int W, int NI, class Sink>
 void kernel_scalar(const float* items, int64_t n_tiles, int64_t D, int32_t base,
-                   const float* panel, float* thr, Sink* sinks, const ExcludeLists& ex,
+                   const float* panel, float* thr, Sink* sinks, const SkipLists& ex,
                    int64_t q_first) {
   for (int64_t t = 0; t < n_tiles; ++t) {
     const float* x = items + t * NI * D;
@@ -246,7 +354,7 @@ template <class S, int V, int NI, class Sink>
 __attribute__((always_inline)) inline void kernel_simd(const float* items, int64_t n_tiles,
                                                        int64_t D, int32_t base,
                                                        const float* panel, float* thr,
-                                                       Sink* sinks, const ExcludeLists& ex,
+                                                       Sink* sinks, const SkipLists& ex,
                                                        int64_t q_first) {
   using Vec = typename S::Vec;
   constexpr int L = S::kWidth;
@@ -311,14 +419,14 @@ __attribute__((always_inline)) inline void kernel_simd(const float* items, int64
 template <int V, int NI, class Sink>
 FASTMETRICS_AVX2 void kernel_avx2(const float* items, int64_t n_tiles, int64_t D, int32_t base,
                                   const float* panel, float* thr, Sink* sinks,
-                                  const ExcludeLists& ex, int64_t q_first) {
+                                  const SkipLists& ex, int64_t q_first) {
   kernel_simd<Avx2, V, NI>(items, n_tiles, D, base, panel, thr, sinks, ex, q_first);
 }
 
 template <int V, int NI, class Sink>
 FASTMETRICS_AVX512 void kernel_avx512(const float* items, int64_t n_tiles, int64_t D,
                                       int32_t base, const float* panel, float* thr, Sink* sinks,
-                                      const ExcludeLists& ex, int64_t q_first) {
+                                      const SkipLists& ex, int64_t q_first) {
   kernel_simd<Avx512, V, NI>(items, n_tiles, D, base, panel, thr, sinks, ex, q_first);
 }
 
@@ -371,7 +479,7 @@ Layout layout_of(int simd, int64_t D) {
 // tiles; the catalogue's last items use one-item tiles.
 template <class Sink>
 void run_tiles(int simd, bool wide, int64_t n_items, const float* items, int64_t D, int32_t base,
-               const float* panel, float* thr, Sink* sinks, const ExcludeLists& ex,
+               const float* panel, float* thr, Sink* sinks, const SkipLists& ex,
                int64_t q_first) {
   int ni = 4;  // scalar
   if (simd == kAvx512) ni = !wide ? 12 : (D > kMaxDWide64 ? 8 : 6);
@@ -461,7 +569,8 @@ struct Problem {
   const float* items;    // M x D, C order
   int64_t Q, M, D;
   int k;
-  ExcludeLists ex;
+  IdLists exclude;  // excluded items (ptr == nullptr: none)
+  TermLists terms;  // term lists (ptr == nullptr: no terms)
   int simd;
   int insert_max_k;
   int64_t item_block;       // items per block (multiple of kTileMultiple)
@@ -476,6 +585,114 @@ T* scratch(size_t n) {
   thread_local std::vector<T> buffer;
   if (buffer.size() < n) buffer.resize(n);
   return buffer.data();
+}
+
+// ================================================================== terms ====
+
+// Term items are scored in batches of (query, item) pairs, each its own fma chain.
+constexpr int kTermBatch = 8;
+
+// The inner products of kTermBatch (query row, item row) pairs: the micro-kernel's chain
+// a = fma(x[d], q[d], a) from a = +0 in the order d = 0..D-1, run as independent chains
+// (instruction-level parallelism rather than SIMD lanes). Only ever inlined into one of
+// the two entry points below.
+__attribute__((always_inline)) inline void term_chains(const float* const* q,
+                                                       const float* const* x, int64_t D,
+                                                       float* out) {
+  float acc[kTermBatch];
+  for (int b = 0; b < kTermBatch; ++b) acc[b] = 0.0f;
+  for (int64_t d = 0; d < D; ++d) {
+#pragma GCC unroll 8
+    for (int b = 0; b < kTermBatch; ++b) acc[b] = std::fma(x[b][d], q[b][d], acc[b]);
+  }
+  for (int b = 0; b < kTermBatch; ++b) out[b] = acc[b];
+}
+
+// The AVX2 and AVX-512 paths: std::fma compiles to the fma instruction here.
+FASTMETRICS_AVX2 void term_chains_fma(const float* const* q, const float* const* x, int64_t D,
+                                      float* out) {
+  term_chains(q, x, D, out);
+}
+
+// The scalar path: the C library's fma (correctly rounded too, hence the same bits).
+void term_chains_portable(const float* const* q, const float* const* x, int64_t D,
+                          float* out) {
+  term_chains(q, x, D, out);
+}
+
+// Term items of a unit's queries waiting to be scored: row (in the unit), item, value.
+struct TermBatch {
+  int n = 0;
+  int64_t row[kTermBatch];
+  int32_t id[kTermBatch];
+  float value[kTermBatch];
+};
+
+// Score the batch (inner product, then one float32 addition of the value) and offer each
+// score to its query's sink under the full tie rule.
+template <class Sink>
+void flush_terms(const Problem& p, int64_t g0, TermBatch& batch, float* thr, Sink* sinks) {
+  const float* q[kTermBatch];
+  const float* x[kTermBatch];
+  for (int b = 0; b < kTermBatch; ++b) {
+    const int from = b < batch.n ? b : 0;  // unused chains repeat the first pair
+    q[b] = p.queries + (g0 + batch.row[from]) * p.D;
+    x[b] = p.items + static_cast<int64_t>(batch.id[from]) * p.D;
+  }
+  float dot[kTermBatch];
+  if (p.simd == kScalar) {
+    term_chains_portable(q, x, p.D, dot);
+  } else {
+    term_chains_fma(q, x, p.D, dot);
+  }
+  for (int b = 0; b < batch.n; ++b) {
+    const float score = dot[b] + batch.value[b];
+    thr[batch.row[b]] = sinks[batch.row[b]].offer(score, batch.id[b]);
+  }
+  batch.n = 0;
+}
+
+// A work unit's terms: for its queries g0 .. g0+gn-1, the term items in [c0, c1), each
+// row sorted by id, in thread-local scratch (read once from the caller's arrays; a few
+// hundred KiB at most for typical lists, so they stay in cache while the unit runs).
+UnitTerms unit_terms(const TermLists& t, int64_t g0, int64_t gn, int64_t c0, int64_t c1) {
+  int64_t* ptr = scratch<int64_t, 7>(static_cast<size_t>(gn + 1));
+  const int64_t most = t.ptr[g0 + gn] - t.ptr[g0];
+  uint64_t* keys = scratch<uint64_t, 8>(static_cast<size_t>(std::max<int64_t>(most, 1)));
+  int64_t n = 0;
+  ptr[0] = 0;
+  for (int64_t r = 0; r < gn; ++r) {
+    for (int64_t e = t.ptr[g0 + r]; e < t.ptr[g0 + r + 1]; ++e) {
+      const int32_t id = t.ids[e];
+      if (id >= c0 && id < c1) keys[n++] = term_key(id, t.values[e]);
+    }
+    sort_term_keys(keys + ptr[r], n - ptr[r]);
+    ptr[r + 1] = n;
+  }
+  return UnitTerms{ptr, keys};
+}
+
+// After the dense pass of a unit over the items below block_end: score the term items of
+// its queries (rows r = 0 .. gn-1, query g0 + r) below block_end, from cursor[r] on (the
+// item rows are still in cache); an excluded term item is skipped (the exclusion wins).
+template <class Sink>
+void score_block_terms(const Problem& p, const UnitTerms& ut, int64_t g0, int64_t gn,
+                       int64_t block_end, int64_t* cursor, float* thr, Sink* sinks) {
+  TermBatch batch;
+  for (int64_t r = 0; r < gn; ++r) {
+    const int64_t end = ut.ptr[r + 1];
+    int64_t e = cursor[r];
+    for (; e < end && term_key_id(ut.keys[e]) < block_end; ++e) {
+      const int32_t id = term_key_id(ut.keys[e]);
+      if (p.exclude.contains(g0 + r, id)) continue;
+      batch.row[batch.n] = r;
+      batch.id[batch.n] = id;
+      batch.value[batch.n] = term_key_value(ut.keys[e]);
+      if (++batch.n == kTermBatch) flush_terms(p, g0, batch, thr, sinks);
+    }
+    cursor[r] = e;
+  }
+  if (batch.n > 0) flush_terms(p, g0, batch, thr, sinks);
 }
 
 // Merge the n_chunks sorted partial lists of one query (chunk c at part + c * stride)
@@ -542,12 +759,32 @@ void run_unit(const Problem& p, int64_t g0, int64_t gn, int64_t c0, int64_t c1, 
   }
   std::fill(thr + gn, thr + lanes, kPosInf);
   for (const QueryPanel& qp : panels) pack_query_panel(p.queries, p.D, qp, pack);
+  // The unit's sorted terms; each query's next term item to score (at or above the
+  // current block's start), and the dense pass's probe (see SkipLists).
+  SkipLists skip;
+  skip.exclude = p.exclude;
+  int64_t* cursor = nullptr;
+  if (p.terms.ptr != nullptr) {
+    skip.terms = unit_terms(p.terms, g0, gn, c0, c1);
+    skip.first_query = g0;
+    cursor = scratch<int64_t, 4>(static_cast<size_t>(gn));
+    skip.probe = scratch<int64_t, 5>(static_cast<size_t>(gn));
+    skip.next = scratch<int32_t, 6>(static_cast<size_t>(gn));
+    for (int64_t r = 0; r < gn; ++r) {
+      const int64_t begin = skip.terms.ptr[r], end = skip.terms.ptr[r + 1];
+      cursor[r] = skip.probe[r] = begin;
+      skip.next[r] = begin < end ? term_key_id(skip.terms.keys[begin])
+                                 : std::numeric_limits<int32_t>::max();
+    }
+  }
   for (int64_t b0 = c0; b0 < c1; b0 += p.item_block) {
     const int64_t bn = std::min(p.item_block, c1 - b0);
     for (const QueryPanel& qp : panels) {
       run_tiles(p.simd, qp.wide, bn, p.items + b0 * p.D, p.D, static_cast<int32_t>(b0),
-                pack + qp.offset, thr + qp.slot, sinks + qp.slot, p.ex, qp.first);
+                pack + qp.offset, thr + qp.slot, sinks + qp.slot, skip, qp.first);
     }
+    // Term items of this block enter now: all items of later blocks have higher ids.
+    if (cursor != nullptr) score_block_terms(p, skip.terms, g0, gn, b0 + bn, cursor, thr, sinks);
   }
   for (int64_t r = 0; r < gn; ++r) sinks[r].finish();
 }
@@ -655,6 +892,69 @@ void check_exclusion(const int64_t* ptr, int64_t Q, const int32_t* ids, int64_t 
   }
 }
 
+// Throws ValueError if query q's term ids ids[b .. end) (not increasing) hold an item twice,
+// naming the first repeat in list order: a small open-addressing table of positions,
+// stamped with q + 1 so that it needs no clearing between queries.
+struct SeenTable {
+  std::vector<std::pair<int64_t, int64_t>> slots;  // (stamp, position)
+};
+
+void check_distinct_terms(const int32_t* ids, int64_t b, int64_t end, int64_t q,
+                          SeenTable& seen) {
+  int bits = 4;
+  while ((int64_t{1} << bits) < 2 * (end - b)) ++bits;
+  const size_t size = size_t{1} << bits;
+  if (seen.slots.size() < size) seen.slots.assign(size, {0, 0});
+  const uint64_t mask = size - 1;
+  const int64_t stamp = q + 1;
+  for (int64_t e = b; e < end; ++e) {
+    uint64_t h = (static_cast<uint64_t>(static_cast<uint32_t>(ids[e])) * 0x9E3779B97F4A7C15ull) >>
+                 (64 - bits);
+    while (seen.slots[h].first == stamp) {
+      const int64_t first = seen.slots[h].second;
+      if (ids[first] == ids[e]) {
+        throw std::invalid_argument("term ids[" + std::to_string(first) + "] and ids[" +
+                                    std::to_string(e) + "] are both item " +
+                                    std::to_string(ids[e]) + " (query " + std::to_string(q) +
+                                    "): a query's term items must be distinct");
+      }
+      h = (h + 1) & mask;
+    }
+    seen.slots[h] = {stamp, e};
+  }
+}
+
+// Validate the CSR term lists: offsets as for the exclusion lists, ids in [1, M) and
+// distinct within each query (any order), values finite. One pass, before any work.
+void check_terms(const int64_t* ptr, int64_t Q, const int32_t* ids, const float* values,
+                 int64_t nnz, int64_t M) {
+  if (ptr[0] != 0) throw std::invalid_argument("term ptr[0] must be 0");
+  if (ptr[Q] != nnz) {
+    throw std::invalid_argument("term ptr[-1] must equal len(term ids) = " +
+                                std::to_string(nnz));
+  }
+  SeenTable seen;
+  for (int64_t q = 0; q < Q; ++q) {
+    if (ptr[q + 1] < ptr[q]) {
+      throw std::invalid_argument("term ptr decreases at query " + std::to_string(q));
+    }
+    bool increasing = true;
+    for (int64_t e = ptr[q]; e < ptr[q + 1]; ++e) {
+      if (ids[e] < 1 || ids[e] >= M) {
+        throw std::invalid_argument("term id " + std::to_string(ids[e]) + " at position " +
+                                    std::to_string(e) + " is outside [1, " + std::to_string(M) +
+                                    ")");
+      }
+      if (!std::isfinite(values[e])) {
+        throw std::invalid_argument("term value at position " + std::to_string(e) +
+                                    " is not finite");
+      }
+      if (e > ptr[q] && ids[e] <= ids[e - 1]) increasing = false;
+    }
+    if (!increasing) check_distinct_terms(ids, ptr[q], ptr[q + 1], q, seen);
+  }
+}
+
 void check_shapes(int64_t Q, int64_t M, int64_t D, int64_t D_items, int threads) {
   if (D_items != D) {
     throw std::invalid_argument("queries and items must have the same number of columns");
@@ -671,7 +971,8 @@ void check_shapes(int64_t Q, int64_t M, int64_t D, int64_t D_items, int threads)
 py::tuple topk_inner_product(py::handle queries_obj, py::handle items_obj, int64_t k,
                              py::object exclude_ptr_obj, py::object exclude_ids_obj, int threads,
                              int simd, int insert_max_k, int64_t item_block,
-                             int64_t group, int64_t work_per_thread) {
+                             int64_t group, int64_t work_per_thread, py::object term_ptr_obj,
+                             py::object term_ids_obj, py::object term_values_obj) {
   auto q = require<float>(queries_obj, "queries", 2);
   auto x = require<float>(items_obj, "items", 2);
   Problem p{};
@@ -727,8 +1028,34 @@ py::tuple topk_inner_product(py::handle queries_obj, py::handle items_obj, int64
       throw std::invalid_argument("exclude_ptr must have Q + 1 entries");
     }
     check_exclusion(ptr.data(), p.Q, ids.data(), ids.shape(0), p.M);
-    p.ex.ptr = ptr.data();
-    p.ex.ids = ids.data();
+    p.exclude.ptr = ptr.data();
+    p.exclude.ids = ids.data();
+  }
+  py::array_t<int64_t, py::array::c_style> term_ptr;
+  py::array_t<int32_t, py::array::c_style> term_ids;
+  py::array_t<float, py::array::c_style> term_values;
+  const int n_none = static_cast<int>(term_ptr_obj.is_none()) +
+                     static_cast<int>(term_ids_obj.is_none()) +
+                     static_cast<int>(term_values_obj.is_none());
+  if (n_none != 0 && n_none != 3) {
+    throw std::invalid_argument("give all of term_ptr, term_ids and term_values, or none");
+  }
+  if (n_none == 0) {
+    term_ptr = require<int64_t>(term_ptr_obj, "term_ptr", 1);
+    term_ids = require<int32_t>(term_ids_obj, "term_ids", 1);
+    term_values = require<float>(term_values_obj, "term_values", 1);
+    if (term_ptr.shape(0) != p.Q + 1) {
+      throw std::invalid_argument("term_ptr must have Q + 1 entries");
+    }
+    if (term_values.shape(0) != term_ids.shape(0)) {
+      throw std::invalid_argument("term_ids and term_values must have the same length");
+    }
+    {
+      py::gil_scoped_release release;
+      check_terms(term_ptr.data(), p.Q, term_ids.data(), term_values.data(), term_ids.shape(0),
+                  p.M);
+    }
+    p.terms = TermLists{term_ptr.data(), term_ids.data(), term_values.data()};
   }
   p.queries = q.data();
   p.items = x.data();
@@ -803,6 +1130,8 @@ void register_topk(py::module_& m) {
         py::arg("k"), py::arg("exclude_ptr") = py::none(), py::arg("exclude_ids") = py::none(),
         py::arg("threads") = 1, py::arg("simd") = -1, py::arg("insert_max_k") = -1,
         py::arg("item_block") = 0, py::arg("group") = 0, py::arg("work_per_thread") = -1,
+        py::arg("term_ptr") = py::none(), py::arg("term_ids") = py::none(),
+        py::arg("term_values") = py::none(),
         "Exact top-k by inner product (scores, ids); see paretoalign.ranking.topk.");
   m.def("sgemm_tiles", &sgemm_tiles, py::arg("queries"), py::arg("items"),
         py::arg("threads") = 1, py::arg("query_tile") = 512, py::arg("item_tile") = 512,

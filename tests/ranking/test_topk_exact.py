@@ -35,13 +35,13 @@ def random_exclusion(
     return ptr, ids
 
 
-def kernel(queries, items, k, exclude=None, threads=1, **options):
+def kernel(queries, items, k, exclude=None, threads=1, terms=None, **options):
     """The compiled kernel behind the façade's checks, with private tuning options.
 
     ``work_per_thread=1`` makes even tiny calls use every thread requested (by default
     small calls run on fewer threads), so the team code paths are exercised.
     """
-    args = checked_topk_arguments(queries, items, k, exclude, threads)
+    args = checked_topk_arguments(queries, items, k, exclude, threads, terms)
     return _fastmetrics.topk_inner_product(**args, **{"work_per_thread": 1, **options})
 
 
@@ -62,16 +62,21 @@ def eligible_count(n_queries: int, n_items: int, exclude) -> np.ndarray:
     return counts
 
 
-def assert_close_to_reference(queries, items, k, exclude, got, rtol=1e-5) -> None:
+def assert_close_to_reference(queries, items, k, exclude, got, rtol=1e-5, terms=None) -> None:
     """Random-float comparison: exact structure, ids up to rounding at the k-th score."""
     scores, ids = got
     n_queries, n_items = queries.shape[0], items.shape[0]
     q64, x64 = queries.astype(np.float64), items.astype(np.float64)
     exact = q64 @ x64.T
-    # Rounding of any summation order stays below D * 2**-24 * sum_i |q_i x_i|.
+    # Rounding of any summation order stays below D * 2**-24 * sum_i |q_i x_i|; a term's
+    # addition adds at most 2**-24 (sum_i |q_i x_i| + |v|).
     scale = np.abs(q64) @ np.abs(x64).T
+    if terms is not None:
+        rows = np.repeat(np.arange(n_queries), np.diff(terms[0]))
+        exact[rows, terms[1]] += terms[2]
+        scale[rows, terms[1]] += np.abs(terms[2])
     rtol = max(rtol, 2 * queries.shape[1] * 2.0**-24)
-    ref_scores, ref_ids = topk_numpy(queries, items, k, exclude=exclude)
+    ref_scores, ref_ids = topk_numpy(queries, items, k, exclude=exclude, terms=terms)
     n_eligible = eligible_count(n_queries, n_items, exclude)
     for q in range(n_queries):
         n_real = min(k, n_eligible[q])

@@ -218,3 +218,144 @@ def test_score_matrix_is_never_materialised(rng):
     peak_mib = (_status_kib("VmHWM") - before) / 1024
     assert scores.shape == ids.shape == (2000, 20)
     assert peak_mib < 64, f"peak grew by {peak_mib:.0f} MiB"
+
+
+def terms_csr(ptr, ids, values):
+    return (
+        np.asarray(ptr, dtype=np.int64),
+        np.asarray(ids, dtype=np.int32),
+        np.asarray(values, dtype=np.float32),
+    )
+
+
+NO_TERMS = terms_csr([0, 0, 0, 0, 0], [], [])
+
+
+@pytest.mark.parametrize(
+    ("terms", "error", "match"),
+    [
+        (NO_TERMS[:2], TypeError, "triple"),
+        (np.zeros(5, np.int64), TypeError, "triple"),
+        ([[0, 0, 0, 0, 0], NO_TERMS[1], NO_TERMS[2]], TypeError, "ptr must be a numpy.ndarray"),
+        ((NO_TERMS[0], [], NO_TERMS[2]), TypeError, "ids must be a numpy.ndarray"),
+        ((NO_TERMS[0].astype(np.int32), *NO_TERMS[1:]), TypeError, "ptr must have dtype int64"),
+        ((NO_TERMS[0], NO_TERMS[1].astype(np.int64), NO_TERMS[2]), TypeError, "ids .* int32"),
+        ((*NO_TERMS[:2], NO_TERMS[2].astype(np.float64)), TypeError, "values .* float32"),
+        ((*NO_TERMS[:2], NO_TERMS[2].astype(np.float16)), TypeError, "values .* float32"),
+        ((NO_TERMS[0][None], *NO_TERMS[1:]), ValueError, "ptr must be 1-dimensional"),
+        ((NO_TERMS[0], np.zeros((1, 0), np.int32), NO_TERMS[2]), ValueError, "1-dimensional"),
+        ((np.zeros(10, np.int64)[::2], *NO_TERMS[1:]), ValueError, "ptr must be contiguous"),
+        (
+            (*terms_csr([0, 0, 0, 0, 2], [1, 2], [])[:2], np.zeros(4, np.float32)[::2]),
+            ValueError,
+            "values must be contiguous",
+        ),
+        (terms_csr([0, 0, 0, 0], [], []), ValueError, r"ptr must have Q \+ 1 = 5 entries"),
+        (terms_csr([1, 1, 1, 1, 1], [3], [1]), ValueError, r"ptr\[0\] must be 0, got 1"),
+        (terms_csr([0, 2, 1, 2, 2], [1, 2], [1, 1]), ValueError, "ptr decreases at query 1"),
+        (
+            terms_csr([0, 1, 1, 1, 1], [1, 2], [1, 1]),
+            ValueError,
+            r"ptr\[-1\] = 1 must equal len\(ids\) = 2",
+        ),
+        (
+            terms_csr([0, 1, 1, 1, 2], [1, 2], [1]),
+            ValueError,
+            r"values must have len\(ids\) = 2 entries, got 1",
+        ),
+        (terms_csr([0, 1, 1, 1, 1], [0], [1]), ValueError, r"ids\[0\] = 0 \(query 0\) .*\[1, 10\)"),
+        (
+            terms_csr([0, 1, 2, 2, 2], [1, -1], [1, 1]),
+            ValueError,
+            r"ids\[1\] = -1 \(query 1\) is outside",
+        ),
+        (
+            terms_csr([0, 0, 0, 1, 1], [10], [1]),
+            ValueError,
+            r"ids\[0\] = 10 \(query 2\) is outside",
+        ),
+        (
+            terms_csr([0, 2, 2, 2, 2], [1, 2], [0, np.nan]),
+            ValueError,
+            r"values\[1\] = nan \(query 0\)",
+        ),
+        (terms_csr([0, 0, 0, 0, 1], [1], [np.inf]), ValueError, r"values\[0\] = inf \(query 3\)"),
+        (terms_csr([0, 1, 1, 1, 1], [1], [-np.inf]), ValueError, r"values\[0\] = -inf"),
+        (
+            terms_csr([0, 1, 5, 5, 5], [3, 4, 2, 7, 4], [1, 1, 1, 1, 1]),
+            ValueError,
+            r"ids\[1\] and ids\[4\] are both item 4 \(query 1\)",
+        ),
+        (
+            terms_csr([0, 0, 0, 4, 4], [9, 9, 9, 1], [1, 2, 3, 4]),
+            ValueError,
+            r"ids\[0\] and ids\[1\] are both item 9 \(query 2\)",
+        ),
+        (terms_csr([0, 1, 1, 1, 1], [5], [3e38]), ValueError, r"overflow .*term"),
+    ],
+)
+def test_bad_terms_raise(terms, error, match):
+    with pytest.raises(error, match=match):
+        topk(*good(), 3, terms=terms)
+
+
+def test_term_values_count_in_the_overflow_bound():
+    """max ||q|| max ||x|| alone passes; with max |value| added it does not."""
+    queries = np.zeros((2, 4), F32)
+    queries[0, 0] = 1e19
+    items = np.zeros((3, 4), F32)
+    items[1, 0] = 1e19
+    terms = terms_csr([0, 1, 1], [2], [1e37])
+    topk(queries, items, 2, terms=terms)
+    with pytest.raises(ValueError, match="overflow"):
+        topk(queries, items, 2, terms=terms_csr([0, 1, 1], [2], [1e38]))
+
+
+def test_private_kernel_term_guards_do_not_crash():
+    """Direct calls to the compiled module check the terms too."""
+    queries, items = good()
+    run = _fastmetrics.topk_inner_product
+
+    def call(ptr, ids, values, **kw):
+        t = terms_csr(ptr, ids, values)
+        return run(queries, items, 3, term_ptr=t[0], term_ids=t[1], term_values=t[2], **kw)
+
+    with pytest.raises(ValueError, match="all of term_ptr"):
+        run(queries, items, 3, term_ptr=NO_TERMS[0], term_ids=NO_TERMS[1])
+    with pytest.raises(TypeError, match="term_values must have dtype float32"):
+        run(queries, items, 3, term_ptr=NO_TERMS[0], term_ids=NO_TERMS[1], term_values=NO_TERMS[0])
+    with pytest.raises(ValueError, match=r"term_ptr must have Q \+ 1"):
+        call([0, 0], [], [])
+    with pytest.raises(ValueError, match="same length"):
+        call([0, 0, 0, 0, 1], [1], [])
+    with pytest.raises(ValueError, match=r"ptr\[0\] must be 0"):
+        call([1, 1, 1, 1, 1], [1], [1])
+    with pytest.raises(ValueError, match="decreases at query 1"):
+        call([0, 2, 1, 2, 2], [1, 2], [1, 1])
+    with pytest.raises(ValueError, match=r"ptr\[-1\]"):
+        call([0, 1, 1, 1, 1], [1, 2], [1, 1])
+    with pytest.raises(ValueError, match=r"term id 0 at position 0 is outside \[1, 10\)"):
+        call([0, 1, 1, 1, 1], [0], [1])
+    with pytest.raises(ValueError, match="outside"):
+        call([0, 1, 1, 1, 1], [10], [1])
+    with pytest.raises(ValueError, match="position 1 is not finite"):
+        call([0, 2, 2, 2, 2], [1, 2], [1, np.nan])
+    with pytest.raises(ValueError, match=r"ids\[0\] and ids\[3\] are both item 5 \(query 3\)"):
+        call([0, 0, 0, 0, 4], [5, 3, 7, 5], [1, 1, 1, 1])
+    with pytest.raises(ValueError, match="both item 2"):
+        call([0, 2, 2, 2, 2], [2, 2], [1, 1])
+
+
+def test_duplicate_terms_in_a_large_call_name_the_first_query(rng):
+    """Enough terms for the kernel's parallel sort: the lowest bad query is reported."""
+    queries = rng.standard_normal((3000, 4)).astype(F32)
+    items = rng.standard_normal((500, 4)).astype(F32)
+    ids = np.stack([rng.permutation(np.arange(1, 500))[:30] for _ in range(3000)])
+    ids[2500, 7] = ids[2500, 3]
+    ids[1200, 29] = ids[1200, 11]
+    ptr = np.arange(0, 3000 * 30 + 1, 30, dtype=np.int64)
+    terms = (ptr, ids.astype(np.int32).ravel(), np.ones(3000 * 30, F32))
+    match = rf"ids\[{1200 * 30 + 11}\] and ids\[{1200 * 30 + 29}\] are both item .* \(query 1200\)"
+    for threads in (1, 2):
+        with pytest.raises(ValueError, match=match):
+            topk(queries, items, 5, terms=terms, threads=threads)

@@ -10,6 +10,13 @@ Implementations, all returning ``(scores, ids)`` of shape ``(Q, k)``:
 
 * ``paretoalign`` -- :func:`paretoalign.ranking.topk` (fused register-blocked kernel:
   scores never leave the registers, OpenMP over query groups);
+* ``paretoalign (empty terms)`` -- the same call with ``terms`` given but empty (``ptr``
+  all zero, ``nnz = 0``): the cost of the term machinery alone (same result, checked:
+  ``identical_to_paretoalign``);
+* ``paretoalign (50 terms)`` -- the same call with ``TERMS_PER_QUERY = 50`` additive
+  terms per query (ids drawn without replacement from ``1..M-1`` per query, in drawn
+  order, so the kernel sorts a copy; values ~ N(0, 1)), drawn outside the timing
+  (``overhead_vs_paretoalign``: median time / paretoalign's - 1, for both term rows);
 * ``limit`` -- the plain sgemm of the same shapes with the scores discarded: OpenBLAS
   (scipy-openblas32) on query x item tiles, one single-threaded sgemm per tile, OpenMP
   over query tiles (``_fastmetrics.sgemm_tiles``); the faster of 512 x 512 and
@@ -26,8 +33,8 @@ Each implementation first runs untimed on a subset of the queries (thread pools,
 first touch; the tuning above happens here). The implementations then take turns, one
 full run each, for ``repeats`` rounds, so that load drifts of the shared machine hit all
 of them alike; the peak resident memory above the baseline is recorded on each one's
-first timed run (``peak_rss_mib``). Each row also records the share of the top-k ids that
-agree with paretoalign's (``agreement``; 1.0 up to ties within rounding).
+first timed run (``peak_rss_mib``). Each peer's row also records the share of the top-k
+ids that agree with paretoalign's (``agreement``; 1.0 up to ties within rounding).
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ from paretoalign import _fastmetrics
 from paretoalign.bench.common import BenchResult, load_average, status_kib, write_bench_json
 from paretoalign.ranking import topk
 
+Terms = tuple[np.ndarray, np.ndarray, np.ndarray]
+
 K = 20
 THREADS = 2
 REPEATS = 3
@@ -54,7 +63,14 @@ FULL_CASES: tuple[tuple[int, int, int], ...] = (
     (10_000, 100_000, 200),
 )
 QUICK_CASES: tuple[tuple[int, int, int], ...] = ((2_000, 20_000, 64), (600, 8_000, 200))
-IMPLS: tuple[str, ...] = ("paretoalign", "limit", "faiss", "torch", "numpy")
+#: Additive terms per query of the ``paretoalign (50 terms)`` row.
+TERMS_PER_QUERY = 50
+#: paretoalign with per-query terms: row name -> terms per query (0: an empty term).
+TERM_IMPLS: dict[str, int] = {
+    "paretoalign (empty terms)": 0,
+    f"paretoalign ({TERMS_PER_QUERY} terms)": TERMS_PER_QUERY,
+}
+IMPLS: tuple[str, ...] = ("paretoalign", *TERM_IMPLS, "limit", "faiss", "torch", "numpy")
 #: Queries of the untimed warm-up / tuning runs (at least faiss's BLAS threshold Q D).
 WARMUP_QUERIES = 4_096
 #: sgemm tilings tried for the limit (query tile, item tile).
@@ -98,6 +114,34 @@ class Impl:
 
 def _paretoalign(items: np.ndarray, k: int, threads: int) -> Impl:
     return Impl({"default": lambda q: topk(q, items, k, threads=threads)})
+
+
+def bench_terms(n_queries: int, n_items: int, per_query: int, seed: int = SEED) -> Terms:
+    """CSR terms, ``per_query`` per query: ids drawn without replacement from ``1..M-1``
+    (in drawn order, unsorted), values ~ N(0, 1) float32; ``per_query = 0``: empty."""
+    rng = np.random.default_rng([seed, per_query])
+    per_query = min(per_query, n_items - 1)
+    ptr = np.arange(n_queries + 1, dtype=np.int64) * per_query
+    ids = rng.integers(1, n_items, (n_queries, per_query), dtype=np.int32)
+    if per_query > 1:
+        ordered = np.sort(ids, axis=1)
+        for q in np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1)):
+            ids[q] = rng.choice(np.arange(1, n_items, dtype=np.int32), per_query, replace=False)
+    values = rng.standard_normal(n_queries * per_query, dtype=np.float32)
+    return ptr, ids.reshape(-1), values
+
+
+def _paretoalign_terms(items: np.ndarray, k: int, threads: int, terms: Terms) -> Impl:
+    """topk with ``terms`` of the case's queries (the first rows' for a warm-up subset)."""
+    ptr, ids, values = terms
+
+    def run(queries: np.ndarray) -> Result:
+        n = queries.shape[0]
+        end = ptr[n]
+        head = (ptr[: n + 1], ids[:end], values[:end])
+        return topk(queries, items, k, terms=head, threads=threads)
+
+    return Impl({"default": run})
 
 
 def _limit(items: np.ndarray, k: int, threads: int) -> Impl:
@@ -231,7 +275,13 @@ def bench_case(
     queries = rng.standard_normal((n_queries, dim), dtype=np.float32)
     items = rng.standard_normal((n_items, dim), dtype=np.float32)
     case = f"Q={n_queries} M={n_items} D={dim} k={k}"
-    runners = {name: BUILDERS[name](items, k, threads) for name in impls}
+    runners = {}
+    for name in impls:
+        if name in TERM_IMPLS:
+            terms = bench_terms(n_queries, n_items, TERM_IMPLS[name], seed)
+            runners[name] = _paretoalign_terms(items, k, threads, terms)
+        else:
+            runners[name] = BUILDERS[name](items, k, threads)
     warmup = queries[: min(n_queries, WARMUP_QUERIES)]
     for impl in runners.values():
         impl.tune(warmup)
@@ -239,7 +289,7 @@ def bench_case(
         name: {"setting": impl.setting, "gflops": 2.0 * n_queries * n_items * dim / 1e9}
         for name, impl in runners.items()
     }
-    outputs: dict[str, np.ndarray] = {}
+    outputs: dict[str, Result] = {}
     runs: dict[str, list[float]] = {name: [] for name in impls}
     for round_ in range(repeats):
         for name, impl in runners.items():
@@ -251,21 +301,29 @@ def bench_case(
             if tracked:
                 extra[name]["peak_rss_mib"] = (status_kib("VmHWM") - base) / 1024
             if round_ == 0:
-                outputs[name] = result[1]
+                outputs[name] = result
             del result
     reference = outputs.get("paretoalign")
     results = []
     for name in impls:
-        if reference is not None and name not in ("paretoalign", "limit"):
-            extra[name]["agreement"] = _agreement(outputs[name], reference)
+        if reference is not None and name in TERM_IMPLS and TERM_IMPLS[name] == 0:
+            extra[name]["identical_to_paretoalign"] = bool(
+                np.array_equal(outputs[name][1], reference[1])
+                and np.array_equal(outputs[name][0].view(np.int32), reference[0].view(np.int32))
+            )
+        elif reference is not None and name not in ("paretoalign", "limit", *TERM_IMPLS):
+            extra[name]["agreement"] = _agreement(outputs[name][1], reference[1])
         results.append(
             BenchResult(case, name, runs[name], float(n_queries), "queries/s", extra[name])
         )
     limit = next((r for r in results if r.impl == "limit"), None)
+    ours = next((r for r in results if r.impl == "paretoalign"), None)
     for r in results:
         r.extra["gflop_per_s"] = r.extra["gflops"] / r.median_s
         if limit is not None:
             r.extra["throughput_vs_limit"] = r.throughput / limit.throughput
+        if ours is not None and r.impl in TERM_IMPLS:
+            r.extra["overhead_vs_paretoalign"] = r.median_s / ours.median_s - 1.0
     return results
 
 
@@ -283,6 +341,10 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
         "k": K,
         "repeats": REPEATS,
         "data": f"standard normal float32, seed {SEED}; item 0 is padding, never returned",
+        "terms": (
+            f"per query 0 (empty) or {TERMS_PER_QUERY} ids drawn without replacement from "
+            "1..M-1 (unsorted), values ~ N(0, 1) float32"
+        ),
         "paretoalign_simd": _fastmetrics.topk_simd_paths()[-1],
         "limit": "OpenBLAS sgemm of the same shapes on query x item tiles, scores discarded",
         "setting": "per row: the variant chosen on the warm-up subset (see module doc)",
