@@ -105,3 +105,50 @@ def test_yoochoose_and_diginetica_commands(tmp_path):
     views.write_text("sessionId;userId;itemId;timeframe;eventdate\n1;NA;3;5;2016-05-01\n")
     result = runner.invoke(app, ["data", "diginetica", str(views), "--out", str(tmp_path / "d")])
     assert result.exit_code == 1 and "no session is left" in result.output
+
+
+def test_otto_evaluate_counts_item_zero_unless_otto_compat(tmp_path):
+    labels = tmp_path / "test_labels.jsonl"
+    labels.write_text(
+        '{"session": 1, "labels": {"clicks": 0, "orders": [0, 3]}}\n'
+        '{"session": 2, "labels": {"clicks": 5, "carts": [5]}}\n'
+    )
+    submission = tmp_path / "submission.csv"
+    submission.write_text(
+        "session_type,labels\n1_clicks,0 3\n1_carts,\n1_orders,3\n"
+        "2_clicks,4\n2_carts,5\n2_orders,\n"
+    )
+    counted = runner.invoke(app, ["data", "otto-evaluate", str(labels), str(submission)])
+    assert counted.exit_code == 0, counted.output
+    assert "clicks: 0.500000" in counted.output  # item 0 hit, 5 missed
+    out = tmp_path / "scores.json"
+    dropped = runner.invoke(
+        app,
+        [
+            "data",
+            "otto-evaluate",
+            str(labels),
+            str(submission),
+            "--otto-compat",
+            "--json",
+            str(out),
+        ],
+    )
+    assert dropped.exit_code == 0, dropped.output
+    assert "clicks: 0.000000" in dropped.output  # item 0 dropped: 0 hits over 1
+    scores = json.loads(out.read_text())
+    assert scores["otto_compat"] is True and scores["sessions"] == 2
+    assert scores["clicks"] == 0.0 and scores["carts"] == 1.0 and scores["orders"] == 0.5
+    assert scores["total"] == 0.3 * 1.0 + 0.6 * 0.5
+
+
+def test_otto_evaluate_reports_a_bad_labels_file_in_one_line(tmp_path):
+    labels = tmp_path / "test_labels.jsonl"
+    labels.write_text('{"session": 1, "labels": {}}\n{"session": 2}\n')
+    submission = tmp_path / "submission.csv"
+    submission.write_text("session_type,labels\n")
+    res = runner.invoke(app, ["data", "otto-evaluate", str(labels), str(submission)])
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        f'error: {labels}, line 2: expected {{"session": int, "labels": {{...}}}}'
+    )

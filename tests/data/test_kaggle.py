@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 from paretoalign.data import CART, CLICK, EVENT_TYPES, ORDER, SessionLog
 from paretoalign.data.kaggle import (
     DAY_MS,
+    OTTO_ITEM_ZERO,
     KaggleLabels,
     cut_and_label,
     ground_truth_reference,
     kaggle_recall,
     kaggle_recall_reference,
     read_submission,
+    read_test_labels,
     split_by_days,
     truncate_sessions,
     write_submission,
@@ -302,27 +304,89 @@ def test_vectorised_recall_equals_evaluate_py(log, seed, k):
     preds = [
         rng.integers(0, 6, (log.n_sessions, rng.integers(1, 25)), dtype=np.int32) for _ in range(3)
     ]
-    got = kaggle_recall(labels, *preds, k=k)
     as_lists = {
         int(sid): {t: [int(x) for x in p[s] if x] for t, p in zip(EVENT_TYPES, preds)}
         for s, sid in enumerate(labels.session_id)
     }
-    # a zero slot is "no prediction": drop it before the reference cuts at k
     truth = labels.as_dicts()
-    expected = kaggle_recall_reference(
-        truth,
-        {
-            sid: {t: [int(x) for x in p[s][:k] if x] for t, p in zip(EVENT_TYPES, preds)}
-            for s, sid in enumerate(labels.session_id.tolist())
-        },
-        k=k,
-    )
     assert set(as_lists) == set(truth)
-    for key in expected:
-        if math.isnan(expected[key]):
-            assert math.isnan(got[key])
-        else:
-            assert got[key] == pytest.approx(expected[key])
+    # item ids are 1..5 here, so OTTO's item 0 (id 1) is often the next click
+    for otto_compat in (False, True):
+        got = kaggle_recall(labels, *preds, k=k, otto_compat=otto_compat)
+        # a zero slot is "no prediction": drop it before the reference cuts at k
+        expected = kaggle_recall_reference(
+            truth,
+            {
+                sid: {t: [int(x) for x in p[s][:k] if x] for t, p in zip(EVENT_TYPES, preds)}
+                for s, sid in enumerate(labels.session_id.tolist())
+            },
+            k=k,
+            otto_compat=otto_compat,
+        )
+        for key in expected:
+            if math.isnan(expected[key]):
+                assert math.isnan(got[key])
+            else:
+                assert got[key] == pytest.approx(expected[key])
+
+
+def test_next_click_on_item_zero_is_dropped_only_with_otto_compat():
+    zero = OTTO_ITEM_ZERO  # OTTO's item 0 after the +1 shift
+    # session 0: next click on item 0, predicted (a hit); session 1: next click 5, missed.
+    # Item 0 in the cart and order sets counts either way (sets are truthy when non-empty).
+    labels = _labels(click=[zero, 5], carts=[{zero}, set()], orders=[{zero, 3}, set()])
+    pred = _pad([[zero, 3], [2]])
+    counted = kaggle_recall(labels, pred, pred, pred)
+    dropped = kaggle_recall(labels, pred, pred, pred, otto_compat=True)
+    assert counted["clicks"] == pytest.approx(1 / 2)  # 1 hit over 2 next clicks
+    assert dropped["clicks"] == 0.0  # item 0 gone from numerator and denominator: 0 / 1
+    assert counted["carts"] == dropped["carts"] == 1.0
+    assert counted["orders"] == dropped["orders"] == 1.0
+    # the other way round: item 0 missed, the other click hit -> 1/2 counted, 1/1 dropped
+    pred = _pad([[3], [5]])
+    assert kaggle_recall(labels, pred, pred, pred)["clicks"] == pytest.approx(1 / 2)
+    assert kaggle_recall(labels, pred, pred, pred, otto_compat=True)["clicks"] == 1.0
+    # only the next click on item 0: no click label left -> NaN, as evaluate.py divides by 0
+    only = _labels(click=[zero], carts=[set()], orders=[{2}])
+    with_zero = kaggle_recall(only, pred[:1], pred[:1], pred[:1], otto_compat=True)
+    assert math.isnan(with_zero["clicks"])
+    # the reference of evaluate.py agrees in both modes
+    preds = {s: {t: [int(x) for x in pred[s] if x] for t in EVENT_TYPES} for s in range(2)}
+    for otto_compat in (False, True):
+        assert kaggle_recall(labels, pred, pred, pred, otto_compat=otto_compat) == pytest.approx(
+            kaggle_recall_reference(labels.as_dicts(), preds, otto_compat=otto_compat)
+        )
+
+
+def test_read_test_labels(tmp_path):
+    path = tmp_path / "test_labels.jsonl"
+    path.write_text(
+        '{"session": 7, "labels": {"clicks": 0, "carts": [4, 0, 4], "orders": [9]}}\n'
+        "\n"
+        '{"session": 3, "labels": {"orders": [2, 1]}}\n'
+        '{"session": 5, "labels": {}}\n'
+    )
+    labels = read_test_labels(path)
+    assert labels.session_id.tolist() == [7, 3, 5]
+    assert labels.click.tolist() == [OTTO_ITEM_ZERO, 0, 0]  # raw 0 -> 1, none -> 0
+    assert labels.as_dicts() == {7: {"clicks": 1, "carts": {1, 5}, "orders": {10}},
+                                 3: {"orders": {2, 3}}, 5: {}}  # fmt: skip
+    raw = read_test_labels(path, shift_aid=False)
+    assert raw.cart_aid.tolist() == [0, 4] and raw.order_aid.tolist() == [9, 1, 2]
+    bad = {
+        '{"session": 1}': "line 1: expected",
+        '{"session": 1, "labels": {"clicks": [3]}}': "line 1: 'clicks' must be one item id",
+        '{"session": 1, "labels": {"carts": [-1]}}': "line 1: 'carts' must be a list",
+        "not json": "line 1: not JSON",
+        '{"session": 1, "labels": {}}\n{"session": 1, "labels": {}}': "line 2: session 1 appears twice",
+    }
+    for text, message in bad.items():
+        path.write_text(text + "\n")
+        with pytest.raises(ValueError, match=message):
+            read_test_labels(path)
+    path.write_text("\n")
+    with pytest.raises(ValueError, match="no sessions"):
+        read_test_labels(path)
 
 
 # ------------------------------------------------------------------ submission files

@@ -9,8 +9,11 @@
   groups, variance inflation factors, effective dimension.
 * :mod:`~paretoalign.align.analysis` — the alignment table, Holm/BH across the whole table,
   the decision rule (:func:`discover`).
-* :mod:`~paretoalign.align.pipeline` — ``paretoalign align``: read the experiment's tables,
-  write ``alignment.parquet``.
+* :mod:`~paretoalign.align.pipeline` — ``paretoalign align``: read the experiment's tables
+  (the shop's, or your own), write ``alignment.parquet``.
+* :mod:`~paretoalign.align.inputs` — your own experiment's groups and KPI files (CSV or
+  parquet): their schemas and checks; :mod:`~paretoalign.align.examples` — a small
+  synthetic example of them.
 * :mod:`~paretoalign.align.power` — analytic (``pingouin.power_corr``) and simulated power,
   the batched decision rule, scores of signed discoveries against a truth.
 

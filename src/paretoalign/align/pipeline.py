@@ -1,7 +1,14 @@
 """``paretoalign align``'s work: read the experiment's outputs, write the alignment tables.
 
-Reads ``results/<profile>/groups.parquet`` (or ``groups.json``) and ``kpis.parquet``,
-writes
+Two sources, one analysis (:func:`align_and_write`):
+
+- :func:`run_align` reads ``results/<profile>/groups.parquet`` (or ``groups.json``) and
+  ``kpis.parquet``, the tables of ``paretoalign experiment``;
+- :func:`run_own_experiment` reads a practitioner's own A/B results, a groups file and a
+  KPI file (CSV or parquet, checked by :mod:`paretoalign.align.inputs`; the book's
+  real-data page documents their schemas), and also writes ``alignment.csv``.
+
+Both write, into their output folder,
 
 - ``alignment.parquet`` — :func:`paretoalign.align.analysis.alignment_table`;
 - ``collinearity.parquet`` — the offline metrics' correlation matrix across the analysed
@@ -30,7 +37,7 @@ from paretoalign.align.collinearity import (
 )
 from paretoalign.align.correlation import min_exact_pvalue
 from paretoalign.front.files import load_groups
-from paretoalign.io import write_parquet, write_text
+from paretoalign.io import atomic_path, write_parquet, write_text
 
 ARM_KIND_COLUMNS = ("arm", "kind", "arm_kind")
 
@@ -45,7 +52,11 @@ def arm_kind(groups: pd.DataFrame) -> pd.Series:
 
 @dataclass(frozen=True)
 class AlignOutputs:
-    """What :func:`run_align` produced (tables in memory, paths on disk)."""
+    """What :func:`align_and_write` produced (tables in memory, paths on disk).
+
+    ``kinds`` is the arm kind (model / baseline / control) of each analysed group, indexed
+    like ``offline`` (the figures' colours).
+    """
 
     offline: pd.DataFrame
     kpis: pd.DataFrame
@@ -53,6 +64,7 @@ class AlignOutputs:
     collinearity: pd.DataFrame
     summary: dict
     paths: dict[str, Path]
+    kinds: pd.Series
 
 
 def select_offline(groups: pd.DataFrame, cfg: AlignConfig) -> pd.DataFrame:
@@ -79,7 +91,64 @@ def run_align(results: Path, cfg: AlignConfig) -> AlignOutputs:
     kpi_path = results / "kpis.parquet"
     if not kpi_path.is_file():
         raise FileNotFoundError(f"{kpi_path} is missing (run `paretoalign experiment` first)")
-    kpis = pd.read_parquet(kpi_path)
+    return align_and_write(groups, pd.read_parquet(kpi_path), cfg, results)
+
+
+def run_own_experiment(
+    groups_path: Path, kpis_path: Path, out: Path, cfg: AlignConfig
+) -> AlignOutputs:
+    """The alignment tables of a practitioner's own experiment, written into ``out``.
+
+    Reads and checks ``groups_path`` and ``kpis_path`` with
+    :func:`paretoalign.align.inputs.read_experiment` (an
+    :class:`~paretoalign.align.inputs.InputError` names the file, column and line of the
+    first problem), analyses every offline metric column of the groups file against every
+    KPI of the KPI file with ``cfg``'s statistic, correction and decision rule (its
+    ``metrics`` and ``kpis`` lists, which name the shop's columns, are replaced by the
+    files' own), writes the files of :func:`align_and_write` and ``alignment.csv`` (the
+    alignment table as CSV), and returns what :func:`align_and_write` returns with the
+    extra path under ``"alignment_csv"``.
+    """
+    from paretoalign.align.inputs import read_experiment
+
+    groups, kpis = read_experiment(groups_path, kpis_path)
+    metrics = [c for c in groups.columns if c not in ARM_KIND_COLUMNS]
+    cfg = cfg.model_copy(update={"metrics": metrics, "kpis": None})
+    out = Path(out)
+    result = align_and_write(groups, kpis, cfg, out)
+    csv = out / "alignment.csv"
+    with atomic_path(csv) as tmp:
+        result.table.to_csv(tmp, index=False)
+    result.paths["alignment_csv"] = csv
+    return result
+
+
+def align_and_write(
+    groups: pd.DataFrame, kpis: pd.DataFrame, cfg: AlignConfig, out: Path
+) -> AlignOutputs:
+    """The alignment analysis of one experiment, written into the folder ``out``.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        One row per test group (index = group name), the offline metric columns and
+        optionally an arm-kind column (:data:`ARM_KIND_COLUMNS`); :func:`select_offline`
+        picks the analysed arms and metrics.
+    kpis : DataFrame
+        Tidy ``group, day, kpi, value`` (``day = -1``: whole experiment; optional
+        ``ci_low, ci_high, n``), as :func:`paretoalign.align.analysis.alignment_table`
+        takes it; rows of groups that are not analysed are dropped.
+    cfg : AlignConfig
+    out : Path
+        Output folder (created if missing).
+
+    Returns
+    -------
+    AlignOutputs
+        The analysed offline table, the KPI rows used, the alignment table, the
+        collinearity table, the summary and the written paths (``alignment``,
+        ``collinearity``, ``summary``) and the analysed groups' arm kinds.
+    """
     offline = select_offline(groups, cfg)
     kpis = kpis[kpis["group"].astype(str).isin(offline.index)]
     table = alignment_table(offline, kpis, cfg)
@@ -140,12 +209,14 @@ def run_align(results: Path, cfg: AlignConfig) -> AlignOutputs:
             )
         ],
     }
+    out = Path(out)
     paths = {
-        "alignment": results / "alignment.parquet",
-        "collinearity": results / "collinearity.parquet",
-        "summary": results / "alignment_summary.json",
+        "alignment": out / "alignment.parquet",
+        "collinearity": out / "collinearity.parquet",
+        "summary": out / "alignment_summary.json",
     }
     write_parquet(table, paths["alignment"])
     write_parquet(collinearity.rename_axis("metric").reset_index(), paths["collinearity"])
     write_text(paths["summary"], json.dumps(summary, indent=2))
-    return AlignOutputs(offline, kpis, table, collinearity, summary, paths)
+    kinds = arm_kind(groups).loc[offline.index]
+    return AlignOutputs(offline, kpis, table, collinearity, summary, paths, kinds)

@@ -3,6 +3,10 @@
 Each command writes ``DIR/train.parquet``, ``DIR/test.parquet`` and ``DIR/stats.json``
 (``{"train": {"sessions", "events", "clicks", "carts", "orders"}, "test": {...},
 "n_items", ...}``), the folder a profile with ``[data] source = "folder"`` reads.
+
+``paretoalign data otto-evaluate LABELS SUBMISSION [--otto-compat]`` scores a Kaggle
+submission against OTTO's ``test_labels.jsonl`` (:func:`paretoalign.data.kaggle.kaggle_recall`;
+``--otto-compat`` reproduces the official ``evaluate.py`` exactly, see that module).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import Any
 import typer
 
 app = typer.Typer(
-    help="Read real session data (OTTO, Yoochoose, Diginetica) into a data-set folder.",
+    help="Read real session data (OTTO, Yoochoose, Diginetica) into a data-set folder; "
+    "score an OTTO Kaggle submission.",
     no_args_is_help=True,
 )
 
@@ -163,3 +168,45 @@ def diginetica(
         min_item_support=min_item_support,
         min_session_length=min_session_length,
     )
+
+
+@app.command("otto-evaluate")
+def otto_evaluate(
+    labels: Path = typer.Argument(
+        ..., help="test_labels.jsonl (OTTO's testset.py writes it)", exists=True, dir_okay=False
+    ),
+    submission: Path = typer.Argument(
+        ..., help="submission CSV (session_type,labels)", exists=True, dir_okay=False
+    ),
+    k: int = typer.Option(20, help="cut-off: the first k predictions of each row count"),
+    otto_compat: bool = typer.Option(
+        False,
+        "--otto-compat",
+        help="reproduce evaluate.py exactly: drop a next click on item 0 from the click "
+        "recall (the official script tests the label for truthiness)",
+    ),
+    json_path: Path | None = typer.Option(None, "--json", help="also write the scores here"),
+) -> None:
+    """OTTO's Kaggle score of a submission: weighted recall@k of clicks, carts and orders.
+
+    Both files use raw OTTO ids. Sessions of the labels without a row in the submission
+    count as misses; rows of sessions not in the labels are ignored.
+    """
+    from paretoalign.data.kaggle import kaggle_recall, read_submission, read_test_labels
+    from paretoalign.io import write_json
+
+    if k < 1:
+        raise typer.BadParameter(f"--k must be a positive integer, got {k}")
+    try:
+        truth = read_test_labels(labels)
+        clicks, carts, orders = read_submission(submission, truth.session_id, k=k)
+    except ValueError as exc:
+        _fail(str(exc))
+    scores = kaggle_recall(truth, clicks, carts, orders, k=k, otto_compat=otto_compat)
+    for name in ("clicks", "carts", "orders", "total"):
+        typer.echo(f"{name:>6}: {scores[name]:.6f}")
+    if json_path is not None:
+        write_json(
+            {"k": k, "otto_compat": otto_compat, "sessions": truth.n_sessions, **scores},
+            json_path,
+        )

@@ -15,15 +15,33 @@ Reproduces ``otto-de/recsys-dataset`` (``src/testset.py``, ``src/labels.py``,
   ``0.10 R_clicks + 0.30 R_carts + 0.60 R_orders`` with
   ``R_t = sum_i |pred_i[:20] ∩ GT_i,t| / sum_i min(20, |GT_i,t|)`` over sessions with a
   label of type ``t``.
-* :func:`write_submission` / :func:`read_submission` -- ``session_type,labels`` CSV files.
+* :func:`write_submission` / :func:`read_submission` -- ``session_type,labels`` CSV files;
+  :func:`read_test_labels` -- the official ``test_labels.jsonl``.
 
-Deviations: the random cut uses NumPy's generator (``seed``), so the cut points differ
-from ``testset.py``'s ``random.seed(42)`` ones; a score whose denominator is zero (no
-session has a label of that type) is NaN where the official script divides by zero.
+Item ids are this package's: the raw OTTO id + 1 (0 is padding, :mod:`paretoalign.data.otto`),
+so OTTO's item 0 is item 1 here; the file readers and writers shift and unshift.
+
+Deviations from the official scripts:
+
+* the random cut uses NumPy's generator (``seed``), so the cut points differ from
+  ``testset.py``'s ``random.seed(42)`` ones;
+* a score whose denominator is zero (no session has a label of that type) is NaN where the
+  official script divides by zero;
+* the official scripts keep a next-click label only when it is truthy, so a next click on
+  OTTO's item 0 (a real item) is silently dropped: ``labels.py`` never writes it
+  (``if prev_labels[label]``) and ``evaluate.py`` skips it in a labels file that has it
+  (``if 'clicks' in labels and labels['clicks']``), in the click recall's numerator and
+  denominator alike. :func:`kaggle_recall` counts it like any other next click;
+  ``otto_compat=True`` (``paretoalign data otto-evaluate --otto-compat``) drops it as
+  ``evaluate.py`` does, which reproduces the official numbers exactly. Carts and orders
+  are sets, whose truthiness only tests emptiness, so item 0 counts there in both.
+
+The book's real-data page (section "OTTO's Kaggle score") describes the protocol.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +55,9 @@ DAY_MS = 86_400_000
 #: Official weights of the score, by event type.
 WEIGHTS: dict[str, float] = {"clicks": 0.10, "carts": 0.30, "orders": 0.60}
 TYPES: tuple[str, ...] = ("clicks", "carts", "orders")
+#: This package's id of OTTO's item 0 (raw ids are shifted by +1): the next click that
+#: ``evaluate.py`` drops and ``otto_compat=True`` drops too.
+OTTO_ITEM_ZERO = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,8 +261,18 @@ def kaggle_recall(
     *,
     k: int = 20,
     weights: dict[str, float] | None = None,
+    otto_compat: bool = False,
 ) -> dict[str, float]:
     """The official weighted Recall@k of a submission.
+
+    .. math::
+
+        R_t = \\frac{\\sum_i |\\mathrm{pred}_{i,t}[{:}k] \\cap GT_{i,t}|}
+                   {\\sum_i \\min(k, |GT_{i,t}|)}, \\qquad
+        \\mathrm{score} = 0.10\\, R_{clicks} + 0.30\\, R_{carts} + 0.60\\, R_{orders},
+
+    the sums over the sessions with a label of type :math:`t` (for clicks,
+    :math:`GT_{i,clicks}` is the one next click).
 
     Parameters
     ----------
@@ -254,14 +285,19 @@ def kaggle_recall(
         Cut-off (20).
     weights : dict, optional
         ``{"clicks": 0.10, "carts": 0.30, "orders": 0.60}`` unless given.
+    otto_compat : bool, default False
+        Reproduce ``evaluate.py`` exactly: a next click on OTTO's item 0 (id
+        :data:`OTTO_ITEM_ZERO` here) is dropped from the click recall, neither a hit nor
+        part of its denominator (the official script tests the label for truthiness). By
+        default it counts like any other next click. Carts and orders are unaffected.
 
     Returns
     -------
     dict
         ``{"clicks": R_clicks, "carts": R_carts, "orders": R_orders, "total": score}``;
-        ``R_clicks`` = share of sessions with a next click whose click is in the top k;
-        ``R_carts/orders = sum |top k ∩ GT| / sum min(k, |GT|)`` over sessions with labels
-        of that type. A type without any label gives NaN (and a NaN total).
+        ``R_clicks`` = share of sessions with a (counted) next click whose click is in the
+        top k; ``R_carts/orders = sum |top k ∩ GT| / sum min(k, |GT|)`` over sessions with
+        labels of that type. A type without any label gives NaN (and a NaN total).
     """
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
@@ -279,6 +315,8 @@ def kaggle_recall(
 
     out: dict[str, float] = {}
     has = labels.click > 0
+    if otto_compat:
+        has &= labels.click != OTTO_ITEM_ZERO
     hit = (preds["clicks"] == labels.click[:, None]).any(axis=1) & has
     out["clicks"] = _ratio(int(hit.sum()), int(has.sum()))
     for name in ("carts", "orders"):
@@ -297,14 +335,28 @@ def _ratio(num: int, den: int) -> float:
 
 
 def kaggle_recall_reference(
-    labels: dict[int, dict], predictions: dict[int, dict[str, list[int]]], k: int = 20
+    labels: dict[int, dict],
+    predictions: dict[int, dict[str, list[int]]],
+    k: int = 20,
+    *,
+    otto_compat: bool = False,
 ) -> dict[str, float]:
-    """``evaluate.py``'s ``get_scores`` (dicts per session), for tests; NaN on empty types."""
+    """``evaluate.py``'s ``get_scores`` (dicts per session), for tests; NaN on empty types.
+
+    ``labels`` is :meth:`KaggleLabels.as_dicts`' shape, in this package's ids (raw + 1).
+    With ``otto_compat`` a next click is tested for truthiness on its *raw* id, as
+    ``evaluate.py`` tests it (``if labels['clicks']``), so raw item 0 is dropped; without
+    it every next click counts.
+    """
     hits = dict.fromkeys(TYPES, 0.0)
     totals = dict.fromkeys(TYPES, 0)
     for sid, truth in labels.items():
         pred = predictions.get(sid)
-        if truth.get("clicks"):
+        click = truth.get("clicks")
+        raw_click = None if click is None else click - 1
+        # evaluate.py: `if 'clicks' in labels and labels['clicks']` on the raw id
+        counted = bool(raw_click) if otto_compat else raw_click is not None
+        if counted:
             totals["clicks"] += 1
             if pred is not None:
                 hits["clicks"] += float(truth["clicks"] in pred["clicks"][:k])
@@ -452,3 +504,69 @@ def read_submission(
         sel = sel_rows[item_row] & (rank < k)
         out[t][row[item_row[sel]], rank[sel]] = items[sel]
     return out[0], out[1], out[2]
+
+
+def read_test_labels(path: str | os.PathLike, *, shift_aid: bool = True) -> KaggleLabels:
+    """Read OTTO's ``test_labels.jsonl`` (written by ``testset.py``) into :class:`KaggleLabels`.
+
+    One JSON object per line, ``{"session": int, "labels": {"clicks": int, "carts": [int],
+    "orders": [int]}}``, each label optional; sessions keep the file's order, cart and
+    order sets are sorted and unique, a missing next click is 0. Ids become ``aid + 1``
+    when ``shift_aid`` (this package's ids; OTTO's item 0 becomes :data:`OTTO_ITEM_ZERO`).
+
+    Raises ValueError naming the file and line (from 1) of a line that is not such an
+    object, holds a negative or non-integer item id or repeats a session, and for a file
+    without any session.
+    """
+    name = os.fspath(path)
+    shift = 1 if shift_aid else 0
+    sids: list[int] = []
+    click: list[int] = []
+    sets: dict[str, list[list[int]]] = {"carts": [], "orders": []}
+    seen: set[int] = set()
+    with open(name, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{name}, line {number}"
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{where}: not JSON ({exc.msg})") from None
+            labels = doc.get("labels") if isinstance(doc, dict) else None
+            sid = doc.get("session") if isinstance(doc, dict) else None
+            if not _is_id(sid) or not isinstance(labels, dict):
+                raise ValueError(f'{where}: expected {{"session": int, "labels": {{...}}}}')
+            if sid in seen:
+                raise ValueError(f"{where}: session {sid} appears twice")
+            seen.add(sid)
+            next_click = labels.get("clicks")
+            if next_click is not None and not _is_id(next_click):
+                raise ValueError(f"{where}: 'clicks' must be one item id >= 0")
+            sids.append(sid)
+            click.append(0 if next_click is None else next_click + shift)
+            for kind in ("carts", "orders"):
+                items = labels.get(kind, [])
+                if not isinstance(items, list) or not all(_is_id(a) for a in items):
+                    raise ValueError(f"{where}: {kind!r} must be a list of item ids >= 0")
+                sets[kind].append(sorted({a + shift for a in items}))
+    if not sids:
+        raise ValueError(f"{name}: no sessions")
+    ptrs = {}
+    for kind, lists in sets.items():
+        ptr = np.zeros(len(lists) + 1, np.int64)
+        np.cumsum([len(x) for x in lists], out=ptr[1:])
+        ptrs[kind] = (ptr, np.fromiter((a for x in lists for a in x), np.int32, int(ptr[-1])))
+    return KaggleLabels(
+        session_id=np.asarray(sids, np.int64),
+        click=np.asarray(click, np.int32),
+        cart_ptr=ptrs["carts"][0],
+        cart_aid=ptrs["carts"][1],
+        order_ptr=ptrs["orders"][0],
+        order_aid=ptrs["orders"][1],
+    )
+
+
+def _is_id(value: object) -> bool:
+    """An int (not a bool) in ``0 .. 2**31 - 2``: a raw OTTO session or item id."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31 - 1

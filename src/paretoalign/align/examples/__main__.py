@@ -1,0 +1,3 @@
+from paretoalign.align.examples import main
+
+main()
