@@ -39,10 +39,22 @@ test: setup ## Run the test suite (creates the environment first if needed)
 test-slow: setup ## Run the test suite including the tests marked slow
 	RUN_SLOW=1 $(PY) -m pytest $(PYTEST_ARGS)
 
+# The workflow and citation checkers live in their own environment: cffconvert pins
+# jsonschema < 4, which the book's tools must not be held to. See constraints-lint.txt.
+LINT_VENV := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.env-stamp
+
+$(LINT_STAMP): constraints-lint.txt
+	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --disable-pip-version-check -q -r constraints-lint.txt
+	touch $@
+
 .PHONY: lint
-lint: setup ## Lint with ruff
+lint: setup $(LINT_STAMP) ## Lint: ruff (Python), actionlint (.github/workflows), cffconvert (CITATION.cff)
 	$(PY) -m ruff check src tests
 	$(PY) -m ruff format --check src tests
+	$(LINT_VENV)/bin/actionlint .github/workflows/*.yml
+	$(LINT_VENV)/bin/cffconvert --validate --infile CITATION.cff
 
 .PHONY: bench
 bench: setup ## Run every benchmark; JSON files land in results/bench/
@@ -69,6 +81,7 @@ cli = src/paretoalign/cli/$(1).py
 DATA := $(R)/data/stats.json
 CALIB := $(R)/data/calibration.json
 TRAIN := $(R)/train/summary.json
+SEEDS := $(R)/seeds/seeds.json
 FRONT := $(R)/front.parquet
 GROUPS := $(R)/groups.json
 KPIS := $(R)/kpis.parquet
@@ -93,7 +106,7 @@ endif
 BENCH := $(foreach t,$(BENCH_TASKS),$(BENCH_DIR)/$(t).json)
 # Steps that write several files have every one of them as a target (grouped `&:` rules),
 # so a step interrupted after its first file is rerun.
-RESULTS := $(DATA) $(CALIB) $(TRAIN) $(FRONT) $(GROUPS) $(KPIS) $(EXPERIMENT) $(ALIGN) \
+RESULTS := $(DATA) $(CALIB) $(TRAIN) $(SEEDS) $(FRONT) $(GROUPS) $(KPIS) $(EXPERIMENT) $(ALIGN) \
 	$(ALIGN_SUMMARY) $(HEADLINE) $(VALID) $(BENCH)
 # A profile on a real data set (`[data] source = "folder"`, e.g. otto) runs the offline
 # half only: a log cannot answer slates it never showed, so there is no experiment, no
@@ -109,6 +122,10 @@ endif
 NOTEBOOKS := 01_data 02_training 03_front 04_experiment 05_alignment 06_validation 07_performance
 EXECUTED := $(foreach n,$(NOTEBOOKS),$(R)/notebooks/$(n).ipynb)
 BOOK_SOURCES := $(wildcard book/*.md book/*.yml book/*.bib)
+# book/real-data.md is executed by the build itself: it runs `paretoalign align` on the
+# bundled example experiment, so its output depends on that code and those files too.
+BOOK_CODE := $(wildcard $(addprefix src/paretoalign/align/examples/,*.py *.csv)) $(call code,align front plots) \
+	$(call cli,align)
 BOOK_HTML := book/_build/html
 BOOK_STAMP := book/_build/.built-$(PROFILE)
 MATHJAX_VERSION := 3.2.2
@@ -136,8 +153,12 @@ endif
 $(CALIB): $(DATA) $(call cli,world) | $(EXT_STAMP)
 	$(STEP) calibrate -- $(CLI) world calibrate --profile $(PROFILE) --json $@
 
-$(TRAIN): $(DATA) $(SEC)/train.json $(call code,data model ranking metrics) $(call cli,train) $(EXT_SOURCES) | $(EXT_STAMP)
+$(TRAIN): $(DATA) $(SEC)/train.json $(call code,data model ranking metrics front world) $(call cli,train) $(EXT_SOURCES) | $(EXT_STAMP)
 	$(STEP) train -- $(CLI) train --profile $(PROFILE)
+
+# the profile's model once more for each seed of [seeds] (the training chapter's table)
+$(SEEDS): $(TRAIN) $(SEC)/seeds.json $(call code,data model ranking metrics front world) $(call cli,train) $(call cli,seeds) $(EXT_SOURCES) | $(EXT_STAMP)
+	$(STEP) seeds -- $(CLI) seeds --profile $(PROFILE)
 
 $(FRONT) $(GROUPS) &: $(TRAIN) $(SEC)/front.json $(call code,front ranking metrics) $(call cli,front) $(EXT_SOURCES) | $(EXT_STAMP)
 	$(STEP) front -- $(CLI) front --profile $(PROFILE)
@@ -159,7 +180,7 @@ endif
 NB_RUN = $(STEP) notebook:$* -- $(REPRO) execute notebooks/$*.md $@ -p profile $(PROFILE)
 PLOTS := $(wildcard src/paretoalign/plots/*.py)
 $(R)/notebooks/01_data.ipynb: $(DATA) $(CALIB)
-$(R)/notebooks/02_training.ipynb: $(TRAIN)
+$(R)/notebooks/02_training.ipynb: $(TRAIN) $(SEEDS)
 $(R)/notebooks/03_front.ipynb: $(FRONT) $(GROUPS)
 $(R)/notebooks/04_experiment.ipynb: $(KPIS) $(EXPERIMENT)
 $(R)/notebooks/05_alignment.ipynb: $(ALIGN) $(ALIGN_SUMMARY) $(KPIS)
@@ -181,7 +202,7 @@ $(MATHJAX):
 	cp -r "$$tmp/package/es5/output/chtml/fonts" $(@D)/output/chtml/ && \
 	cp -r "$$tmp/package/es5/input/tex/extensions" $(@D)/input/tex/
 
-$(BOOK_STAMP): $(EXECUTED) $(BOOK_SOURCES) $(MATHJAX) | $(EXT_STAMP)
+$(BOOK_STAMP): $(EXECUTED) $(BOOK_SOURCES) $(BOOK_CODE) $(MATHJAX) | $(EXT_STAMP)
 	rm -f book/_build/.built-*
 	rm -rf book/notebooks && mkdir -p book/notebooks
 	cp $(EXECUTED) book/notebooks/

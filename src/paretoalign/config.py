@@ -26,6 +26,7 @@ SECTIONS: tuple[str, ...] = (
     "data",
     "shop",
     "train",
+    "seeds",
     "front",
     "experiment",
     "align",

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from tests.front.conftest import MAX_LEN, N_ITEMS
 
 from paretoalign.front.policies import (
     ConditionedPolicy,
@@ -235,3 +236,74 @@ def test_gru_backbone_falls_back_to_the_model():
         np.testing.assert_allclose(
             last_position_states(gru, x, pi).numpy(), gru.encode(x, pi)[:, -1].numpy(), atol=1e-6
         )
+
+
+@pytest.fixture(scope="module")
+def repeat_model():
+    """A model with the repeat bonus and a non-zero (random) repeat head."""
+    from paretoalign.model import ModelSpec, PreferenceRecommender
+
+    spec = ModelSpec(n_items=N_ITEMS, objectives=("clicks", "carts", "orders"), hidden_size=16,
+                     num_layers=2, max_len=MAX_LEN, repeat_bonus=True, pi_item_bias=True)  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5)
+        model = PreferenceRecommender(spec)
+        with torch.no_grad():
+            model.repeat_head.out.weight.normal_(std=0.5)
+            model.repeat_head.out.bias.normal_(std=2.0)
+    return model.eval()
+
+
+def _dense_scores(model, history, pi, exclude):
+    """``h . e_j + r(j)`` of every item at the last position (float64), ineligible -inf."""
+    with torch.inference_mode():
+        x = torch.from_numpy(history.astype(np.int64))
+        p = torch.tensor(pi, dtype=torch.float32).expand(len(x), -1)
+        states = model.encode(x, p)
+        terms = model.session_terms(x, states[:, -1:], p)
+        scores = states[:, -1].double() @ model.item_embeddings().double().T
+        rows = torch.arange(len(x))[:, None].expand_as(terms.ids[:, 0])
+        scores.index_put_((rows, terms.ids[:, 0]), terms.values[:, 0].double(), accumulate=True)
+    scores = scores.numpy()
+    scores[:, 0] = -np.inf
+    csr = exclusion_csr(history, exclude)
+    if csr is not None:
+        ptr, ids = csr
+        scores[np.repeat(np.arange(len(history)), np.diff(ptr)), ids] = -np.inf
+    return scores
+
+
+@pytest.mark.parametrize("exclude", ["none", "current"])
+def test_serving_ranks_by_the_score_with_the_repeat_bonus(repeat_model, histories, exclude):
+    ids = ConditionedPolicy(repeat_model, PI_A, exclude=exclude).recommend(histories, 12)
+    scores = _dense_scores(repeat_model, histories, PI_A, exclude)
+    reference = -np.sort(-scores, axis=1)[:, :12]
+    np.testing.assert_allclose(np.take_along_axis(scores, ids, axis=1), reference, atol=1e-4)
+    # the bonus matters: a session's own items reach the slates
+    seen = [set(h[h > 0].tolist()) & set(row.tolist()) for h, row in zip(histories, ids)]
+    assert sum(map(len, seen)) > len(histories)
+
+
+def test_offline_ranking_uses_the_score_with_the_repeat_bonus(repeat_model):
+    """The offline evaluation ranks every position by ``h_t . e_j + r_t(j)`` (checked
+    against the dense score of every item) — the same score serving ranks by at the last
+    position (:func:`test_serving_ranks_by_the_score_with_the_repeat_bonus`)."""
+    from paretoalign.data.labels import label_sequences
+    from paretoalign.metrics._streaming import _model_ranker
+    from paretoalign.model.synthetic import synthetic_sessions
+
+    log = synthetic_sessions(60, N_ITEMS, seed=4, n_categories=3, mean_clicks=9.0)
+    labelled = label_sequences(log, MAX_LEN)
+    pi = torch.tensor(PI_B, dtype=torch.float32)
+    with torch.no_grad():
+        ids = _model_ranker(repeat_model, pi, 12, False, None)(labelled)
+        x = torch.from_numpy(labelled.inputs).long()
+        states = repeat_model.encode(x, pi)
+        terms = repeat_model.session_terms(x, states, pi.expand(len(x), -1))
+        scores = states.double() @ repeat_model.item_embeddings().double().T  # [B, L, N + 1]
+        b, t, s = torch.nonzero(terms.ids, as_tuple=True)
+        scores[b, t, terms.ids[b, t, s]] += terms.values[b, t, s].double()
+    dense = scores[torch.from_numpy(labelled.mask)].numpy()
+    dense[:, 0] = -np.inf
+    reference = -np.sort(-dense, axis=1)[:, :12]
+    np.testing.assert_allclose(np.take_along_axis(dense, ids, axis=1), reference, atol=1e-4)

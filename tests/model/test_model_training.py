@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -241,6 +242,7 @@ RECIPE = dict(
     copy_recent=2,
     bce_negatives=True,
     pi_item_bias=True,
+    repeat_bonus=True,
 )
 
 
@@ -431,16 +433,20 @@ def test_train_command_writes_summary(tiny_log, tmp_path):
         assert {"cart_recall@20", "order_recall@20", "order_density@20"} <= set(row)
     assert summary["events_per_s"] > 0 and summary["steps"] == 3
     assert summary["model"]["0,0,1"]["pi"] == [0.0, 0.0, 1.0]
-    # paired comparisons: clicks corner vs both baselines, then the 4 edge points vs the
-    # clicks corner for order recall and order density
+    # paired comparisons: clicks corner vs both baselines (no logging policy: --data), the
+    # orders corner vs co-visitation, then each step along the clicks -> orders edge
     pairs = [(c["a"], c["b"], c["metric"]) for c in summary["comparisons"]]
-    assert pairs[:2] == [
+    assert pairs[:4] == [
         ("model 1,0,0", "covisitation", "click_recall@20"),
         ("model 1,0,0", "popularity", "click_recall@20"),
+        ("model 0,0,1", "covisitation", "order_recall@20"),
+        ("model 0,0,1", "covisitation", "order_density@20"),
     ]
-    edge = ["model 0.75,0,0.25", "model 0.5,0,0.5", "model 0.25,0,0.75", "model 0,0,1"]
-    metrics = ("order_recall@20", "order_density@20")
-    assert pairs[2:] == [(a, "model 1,0,0", m) for m in metrics for a in edge]
+    edge = ["model 1,0,0", "model 0.75,0,0.25", "model 0.5,0,0.5", "model 0.25,0,0.75",
+            "model 0,0,1"]  # fmt: skip
+    metrics = ("click_recall@20", "order_recall@20", "order_density@20")
+    steps = [(b, a, m) for m in metrics for a, b in itertools.pairwise(edge)]
+    assert pairs[4:] == steps
     rows = {f"model {key}": row for key, row in summary["model"].items()}
     rows.update(summary["baselines"])
     for c in summary["comparisons"]:

@@ -134,17 +134,30 @@ def test_comparison_frame_gives_a_verdict_per_interval():
     frame = training_plots.comparison_frame(summary)
     assert frame["verdict"].tolist() == ["higher", "lower", "not distinguishable"]
     assert "n_sessions" not in frame and frame.columns[-1] == "verdict"
-    with pytest.raises(ValueError, match="orders_recall"):
-        training_plots.comparison_highlights(frame)
-    edge = [{**row(0.0, 0.1), "a": f"model {w}", "b": "model 1,0", "metric": m}
-            for m in ("order_recall@20", "order_density@20") for w in ("0.5,0.5", "0,1")]  # fmt: skip
-    summary["comparisons"] += edge
-    picked = training_plots.comparison_highlights(training_plots.comparison_frame(summary))
-    assert list(picked) == ["vs_covis", "vs_pop", "orders_recall", "orders_density"]
-    assert picked["orders_recall"]["a"] == "model 0,1"  # the last edge point: the corner
-    assert picked["orders_density"]["metric"] == "order_density@20"
-    counts = training_plots.edge_verdict_counts(training_plots.comparison_frame(summary))
-    assert counts == {"points": 2, "higher": 0}  # intervals [0, 0.1] touch zero
+    assert list(training_plots.comparison_highlights(frame, summary)) == ["vs_covis", "vs_pop"]
+    claims = [{**row(0.01, 0.1), "a": "model 0,1", "metric": m}
+              for m in ("order_recall@20", "order_density@20")]  # fmt: skip
+    claims[1]["ci_low"] = -0.01
+    steps = [{**row(-0.1, -0.01), "a": f"model {a}", "b": f"model {b}", "metric": m}
+             for m in ("click_recall@20", "order_density@20")
+             for b, a in (("1,0", "0.5,0.5"), ("0.5,0.5", "0,1"))]  # fmt: skip
+    summary["comparisons"] += claims + steps
+    frame = training_plots.comparison_frame(summary)
+    picked = training_plots.comparison_highlights(frame, summary)
+    assert list(picked) == [
+        "vs_covis", "vs_pop", "orders_recall_vs_covis", "orders_density_vs_covis"
+    ]  # fmt: skip
+    assert picked["orders_recall_vs_covis"]["a"] == "model 0,1"  # the orders corner
+    table = training_plots.edge_steps(frame, summary)
+    assert table["step"].tolist() == ["1,0 → 0.5,0.5", "0.5,0.5 → 0,1"] * 2
+    assert set(table["verdict"]) == {"lower"}
+    claims = training_plots.seed_claims({0: summary, 1: summary})
+    assert claims.groupby("seed").size().tolist() == [4, 4]
+    held = claims[claims["seed"] == 1].set_index("claim")["holds"]
+    assert held.to_dict() == {
+        "vs_covis": False, "vs_pop": False,  # the last row of a repeated comparison counts
+        "orders_recall_vs_covis": True, "orders_density_vs_covis": False,
+    }  # fmt: skip
     with pytest.raises(ValueError, match="no paired comparisons"):
         training_plots.comparison_frame(_summary())
 

@@ -74,8 +74,12 @@ class NaiveTorchArm:
             t0 = time.perf_counter()
             x = torch.from_numpy(history.astype(np.int64))
             h = self.model.encode(x, self.pi)[:, -1]
+            terms = self.model.session_terms(x, h[:, None], self.pi.expand(len(x), -1))
             t1 = time.perf_counter()
             scores = h @ self.items.T
+            if terms is not None:  # the model's sparse session terms (the repeat bonus)
+                rows = torch.arange(len(x))[:, None].expand_as(terms.ids[:, 0])
+                scores.index_put_((rows, terms.ids[:, 0]), terms.values[:, 0], accumulate=True)
             scores[:, 0] = -torch.inf
             cur = x[:, -1]
             rows = torch.nonzero(cur > 0).squeeze(1)

@@ -17,6 +17,9 @@ Rows per case (``impl``):
   product that scores every negative of every real position (no top-k, no backward
   through it): what any implementation of the method must compute.
 
+A last case times the ``default`` profile's own ``[train]`` recipe (:func:`time_recipe`):
+its step with and without the repeat bonus, taking turns.
+
 ``throughput`` is click events (real positions) per second. ``notes`` keep, per case, the
 ratios ``step_over_limit`` and ``multitron_style_over_step`` and the machine's 1-minute
 load average before and after (the machine is shared: judge ratios, not absolutes).
@@ -60,7 +63,83 @@ def run(path: Path, quick: bool = False) -> dict[str, Any]:
         note["load_average_1min"] = [load_before, load_average()]
         results += rows
         notes["cases"][rows[0].case] = note
+    load_before = load_average()
+    rows, note = time_recipe(log, repeats)
+    note["load_average_1min"] = [load_before, load_average()]
+    results += rows
+    notes["cases"][rows[0].case] = note
     return write_bench_json("train", results, path, packages=("torch",), notes=notes)
+
+
+def time_recipe(log, repeats: int, rounds: int = 3) -> tuple[list[BenchResult], dict[str, Any]]:
+    """The ``default`` profile's training step with and without the repeat bonus.
+
+    The profile's ``[train]`` table (:file:`configs/default.toml`) as it trains, on the
+    first batch of ``log`` (file order), once with ``repeat_bonus`` as the profile sets it
+    and once toggled; the two steps take turns for ``rounds`` rounds of ``repeats`` timed
+    steps (after one warm-up each), so both see the same machine load. The note holds
+    ``repeat_bonus_over_plain``, the ratio of the median step times.
+    """
+    from paretoalign.config import load_profile
+    from paretoalign.model import TrainConfig
+    from paretoalign.model.training import (
+        BatchSource,
+        batch_negatives,
+        build_model,
+        compute_loss,
+        deterministic_cpu,
+        draw_pi,
+        to_device,
+    )
+
+    base = load_profile("default").section("train", TrainConfig)
+    base = base.model_copy(update={"max_len": 50, "shuffle": False})
+    device = torch.device("cpu")
+    steps: dict[bool, Any] = {}
+    for bonus in (False, True):
+        cfg = base.model_copy(update={"repeat_bonus": bonus})
+        source = BatchSource(log, cfg)
+        model = build_model(cfg, log.n_items).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        generator = torch.Generator()
+        pi = torch.as_tensor(draw_pi(cfg, 0), dtype=torch.float32)
+
+        def step(
+            cfg=cfg, source=source, model=model, optimizer=optimizer, generator=generator, pi=pi
+        ) -> None:
+            seq = source.batch(0)
+            data = to_device(seq, slice(None), device)
+            generator.manual_seed(0)
+            negatives = batch_negatives(cfg, data["inputs"], log.n_items, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss, _, _ = compute_loss(model, data, pi, negatives, cfg)
+            loss.backward()
+            optimizer.step()
+
+        steps[bonus] = step
+    runs: dict[bool, list[float]] = {False: [], True: []}
+    with deterministic_cpu(device):
+        for _ in range(rounds):
+            for bonus in (False, True):
+                runs[bonus] += time_runs(steps[bonus], repeats=repeats, warmup=1)
+    events = float(BatchSource(log, base).batch(0).mask.sum())
+    case = f"default profile [train]: B={base.batch_size} L=50 d={base.hidden_size}"
+    rows = [
+        BenchResult(case, "paretoalign", runs[False], events, "events/s", {"repeat_bonus": False}),
+        BenchResult(
+            case,
+            "paretoalign + repeat bonus",
+            runs[True],
+            events,
+            "events/s",
+            {"repeat_bonus": True},
+        ),
+    ]
+    note = {
+        "repeat_bonus_over_plain": float(np.median(runs[True]) / np.median(runs[False])),
+        "real_positions": events,
+    }
+    return rows, note
 
 
 def time_case(

@@ -20,6 +20,7 @@ STEPS: dict[str, str] = {
     "validate": "paretoalign.cli.validate",
     "bench": "paretoalign.cli.bench",
     "train": "paretoalign.cli.train",
+    "seeds": "paretoalign.cli.seeds",
     "front": "paretoalign.cli.front",
     "experiment": "paretoalign.cli.experiment",
 }

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -32,20 +33,62 @@ def command(
     stop_after: int | None = typer.Option(
         None, help="stop after this many steps (checkpoint only; resume later)"
     ),
+    seed: int | None = typer.Option(
+        None, help="training seed (default: the profile's [train] seed); pair with --out"
+    ),
     summary: bool = typer.Option(True, help="evaluate and write summary.json at the end"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Train one model for the whole preference simplex; write the model and summary.json."""
+    from paretoalign.config import load_profile
+
+    if seed is not None and out is None:
+        raise typer.BadParameter(
+            "--seed needs --out: results/<profile>/train holds the profile's own seed"
+        )
+    if device not in ("cpu", "cuda"):
+        raise typer.BadParameter(f"--device must be cpu or cuda, got {device!r}")
+    prof = load_profile(profile)
+    train_and_summarise(
+        prof,
+        seed=seed,
+        data=data,
+        out=out if out is not None else prof.results / "train",
+        device=device,
+        resume=resume,
+        stop_after=stop_after,
+        summary=summary,
+        progress=progress,
+    )
+
+
+def train_and_summarise(
+    prof: Any,
+    *,
+    out: Path,
+    seed: int | None = None,
+    data: Path | None = None,
+    device: str = "cpu",
+    resume: bool = False,
+    stop_after: int | None = None,
+    summary: bool = True,
+    progress: bool = True,
+) -> None:
+    """Train the profile's model (with ``seed`` instead of its ``[train] seed`` if given)
+    on its data set (or the folder ``data``) into ``out``; then, unless ``summary`` is
+    false or the run stopped early, write ``out/summary.json``
+    (:func:`paretoalign.metrics.summary.evaluate_summary`, with the shop's logging policy
+    as a baseline when the data are the profile's simulated shop)."""
     import torch
 
-    from paretoalign.config import load_profile
     from paretoalign.data import load_dataset
     from paretoalign.data.config import DataConfig, dataset_dir
     from paretoalign.model import TrainConfig, train
 
-    prof = load_profile(profile)
     cfg = prof.section("train", TrainConfig)
     data_cfg = prof.section("data", DataConfig)
+    if seed is not None:
+        cfg = cfg.model_copy(update={"seed": seed})
     if cfg.max_len is None:
         cfg = cfg.model_copy(update={"max_len": data_cfg.max_len})
     elif cfg.max_len != data_cfg.max_len:
@@ -54,14 +97,11 @@ def command(
             f"{data_cfg.max_len}; set it in one place"
         )
     data_dir = data if data is not None else dataset_dir(prof)
-    out_dir = out if out is not None else prof.results / "train"
-    if device not in ("cpu", "cuda"):
-        raise typer.BadParameter(f"--device must be cpu or cuda, got {device!r}")
     dataset = load_dataset(data_dir)
     result = train(
         cfg,
         dataset.train,
-        out_dir,
+        out,
         n_items=dataset.n_items,
         device=device,
         resume=resume,
@@ -74,20 +114,23 @@ def command(
         return
     typer.echo(
         f"trained {result.steps} steps, {result.events_per_s:,.0f} events/s "
-        f"(data {100 * result.data_share:.1f} % of step time) -> {out_dir}"
+        f"(data {100 * result.data_share:.1f} % of step time) -> {out}"
     )
     if not summary:
         return
+    from paretoalign.front.pipeline import logging_recommender
     from paretoalign.io import write_json
     from paretoalign.metrics.summary import SUMMARY_METRICS, evaluate_summary
 
     t0 = time.perf_counter()
+    logging = logging_recommender(prof) if data is None else None
     doc = evaluate_summary(
         result.model,
         dataset.train,
         dataset.test,
         seed=cfg.seed,
         max_sessions=cfg.eval_max_sessions,
+        baselines={"logging": logging} if logging is not None else None,
     )
     doc.update(
         events_per_s=result.events_per_s,
@@ -97,8 +140,9 @@ def command(
         eval_seconds=time.perf_counter() - t0,
         objectives=list(cfg.objectives),
         profile=prof.name,
+        seed=cfg.seed,
     )
-    write_json(doc, out_dir / "summary.json")
+    write_json(doc, out / "summary.json")
     for name, row in {**doc["model"], **doc["baselines"]}.items():
         values = "  ".join(f"{m} {row[m]:.4f}" for m in SUMMARY_METRICS)
         typer.echo(f"{name:>24}: {values}")

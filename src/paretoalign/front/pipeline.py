@@ -95,21 +95,34 @@ class LoggingTableRecommender:
         return out
 
 
+def logging_recommender(profile: Any) -> LoggingTableRecommender | None:
+    """The shop's logging policy of ``profile`` as an offline recommender, or None when
+    the profile's data are not the simulated shop's (``[data] source != "shop"``)."""
+    from paretoalign.data.config import DataConfig
+    from paretoalign.world import ShopConfig, World
+
+    if profile.section("data", DataConfig).source != "shop":
+        return None
+    world = World.build(profile.section("shop", ShopConfig))
+    return LoggingTableRecommender(world.logging_policy(0).table)
+
+
 def penalised_topk(log_popularity: np.ndarray, coef: float, threads: int | None = None):
     """A ``topk_fn`` for :func:`paretoalign.metrics.evaluate_model` that ranks by
-    ``h·e_j − coef · logpop_j`` (the popularity-penalised arm; same as
+    ``h·e_j + r(j) − coef · logpop_j`` (``r``: the model's session terms; the
+    popularity-penalised arm; same as
     :class:`paretoalign.front.policies.ConditionedPolicy` with ``popularity_coef``)."""
     from paretoalign.ranking import topk
 
     pop = np.asarray(log_popularity, dtype=np.float32).copy()
     pop[0] = 0.0
 
-    def fn(queries, items, k, *, exclude=None):
+    def fn(queries, items, k, *, exclude=None, terms=None):
         q = np.empty((len(queries), queries.shape[1] + 1), np.float32)
         q[:, :-1] = queries
         q[:, -1] = -coef
         it = np.ascontiguousarray(np.column_stack([items, pop]), dtype=np.float32)
-        return topk(q, it, k, exclude=exclude, threads=threads)
+        return topk(q, it, k, exclude=exclude, terms=terms, threads=threads)
 
     return fn
 
@@ -368,18 +381,9 @@ def _add_other_arms(
 
     extra: dict[str, Any] = {}
     if cfg.control == "logging":
-        from paretoalign.world import ShopConfig, World
-
-        world = World.build(run.profile.section("shop", ShopConfig))
-        table = world.logging_policy(0).table
-        arms.append(
-            Arm(
-                "control",
-                "control",
-                "logging",
-                metrics=evaluate_rec(LoggingTableRecommender(table)),
-            )
-        )
+        logging = logging_recommender(run.profile)
+        table = logging.table
+        arms.append(Arm("control", "control", "logging", metrics=evaluate_rec(logging)))
         extra["control_note"] = (
             "logging policy: offline metrics of its deterministic slate table "
             f"({table.shape[1]} items, padded to k = {k}); online it also serves its "

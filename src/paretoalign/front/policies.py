@@ -12,9 +12,11 @@ Scores
 For a session state :math:`h \\in \\mathbb{R}^d` and item embeddings :math:`e_j`
 (row 0 = padding, never returned)
 
-.. math:: s_j = h^\\top e_j - c \\cdot \\log(1 + n_j),
+.. math:: s_j = h^\\top e_j + r(j) - c \\cdot \\log(1 + n_j),
 
-where :math:`n_j` is item ``j``'s click count in the training log and :math:`c \\ge 0` the
+where :math:`r(j)` is the model's sparse session term (the repeat bonus of the items of
+the session's history, :meth:`paretoalign.model.PreferenceRecommender.session_terms`; 0
+for a model without one), :math:`n_j` is item ``j``'s click count in the training log and :math:`c \\ge 0` the
 row's popularity coefficient (0 for the plain model). The penalised score is computed as
 one inner product by appending :math:`-c` to the query and :math:`\\log(1+n_j)` to the
 item vectors. Rows with ``c = 0`` use the plain item table, so a plain
@@ -127,6 +129,8 @@ class ModelServer:
         self.max_len = getattr(model, "max_len", None)
         # the trimmed-width fast path needs the unvalidated entry point (see encode_last)
         self._trim = hasattr(model, "encode_unchecked")
+        #: the model adds sparse session terms to its scores (the repeat bonus)
+        self._has_terms = getattr(model, "repeat_head", None) is not None
         with torch.inference_mode():
             items = model.item_embeddings().detach().float().cpu().numpy()
         if items.shape[0] != self.n_items + 1:
@@ -184,14 +188,25 @@ class ModelServer:
         differ (checked against the full-width :meth:`encode` in the tests). Most
         sessions are short, so this roughly halves the transformer's work online.
         """
+        return self._encode_last(history, pi)[0]
+
+    def _encode_last(self, history: np.ndarray, pi: Any) -> tuple[np.ndarray, Any]:
+        """:meth:`encode_last` and the model's session terms of the last position
+        (:meth:`PreferenceRecommender.session_terms`) as dense ``[B, L]`` arrays, ids 0
+        where a row has no term (``None`` when the model has no terms)."""
         import torch
+
+        from paretoalign.model.repeat import SessionTerms
 
         history = _check_history(history, self.n_items, self.max_len)
         pis = self._pi_rows(pi, len(history))
         n, length = history.shape
         out = np.empty((n, self.dim), np.float32)
+        terms = None
+        if self._has_terms:
+            terms = SessionTerms(np.zeros((n, length), np.int32), np.zeros((n, length), np.float32))
         if n == 0:
-            return out
+            return out, terms
         real = history != 0
         first = np.where(real.any(axis=1), real.argmax(axis=1), length - 1)
         need = length - first  # columns each row needs, 1..L
@@ -211,7 +226,11 @@ class ModelServer:
                     else:
                         h = self.model.encode(x, p)[:, -1, :]
                     out[rows] = h.float().numpy()
-        return out
+                    if terms is not None:
+                        row_terms = self.model.session_terms(x, h[:, None, :], p)
+                        terms.ids[rows, length - width :] = row_terms.ids[:, 0].numpy()
+                        terms.values[rows, length - width :] = row_terms.values[:, 0].numpy()
+        return out, terms
 
     # ------------------------------------------------------------------ serving
     def serve(
@@ -234,6 +253,7 @@ class ModelServer:
             Raw popularity coefficient ``c >= 0`` per row (see the module docstring).
         exclude : {"none", "current", "history"}
         """
+        from paretoalign.model.repeat import SessionTerms, terms_csr
         from paretoalign.ranking import topk
 
         k = _check_k(k)
@@ -248,12 +268,15 @@ class ModelServer:
         if n == 0:
             return out
         t0 = time.perf_counter()
-        h = self.encode_last(history, pi)
+        h, terms = self._encode_last(history, pi)
         t1 = time.perf_counter()
         for c in np.unique(coefs):
             rows = np.flatnonzero(coefs == c)
             sub_hist = history[rows] if len(rows) < n else history
             excl = exclusion_csr(sub_hist, exclude)
+            extra = {}
+            if terms is not None:
+                extra["terms"] = terms_csr(SessionTerms(terms.ids[rows], terms.values[rows]))
             if c == 0:
                 queries, items = np.ascontiguousarray(h[rows]), self.items
             else:
@@ -261,7 +284,7 @@ class ModelServer:
                 queries[:, :-1] = h[rows]
                 queries[:, -1] = -c
                 items = self.items_aug
-            _, ids = topk(queries, items, k, exclude=excl, threads=self.threads)
+            _, ids = topk(queries, items, k, exclude=excl, threads=self.threads, **extra)
             out[rows] = ids
         self.timing["encode"] += t1 - t0
         self.timing["topk"] += time.perf_counter() - t1

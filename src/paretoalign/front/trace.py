@@ -214,8 +214,8 @@ def trace_front(
     from paretoalign.metrics import evaluate_model
     from paretoalign.ranking import topk
 
-    def topk_fn(queries, items, k, *, exclude=None):
-        return topk(queries, items, k, exclude=exclude, threads=threads)
+    def topk_fn(queries, items, k, *, exclude=None, terms=None):
+        return topk(queries, items, k, exclude=exclude, terms=terms, threads=threads)
 
     grid = np.asarray(grid, dtype=np.float64)
     objectives = tuple(model.objectives)

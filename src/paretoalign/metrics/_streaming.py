@@ -216,8 +216,10 @@ def evaluate_model(
     gives left-padded inputs, next-click targets, cart/order labels and the mask;
     ``model.encode(inputs, pi)`` (under ``torch.no_grad``, model in eval mode) gives the
     session states ``h`` of shape ``[B, L, d]``; the states at the real positions are
-    ranked against ``model.item_embeddings()`` (score ``h . e_j``, item 0 never returned,
-    ties to the lower id) by :func:`paretoalign.ranking.topk`; the top-``k`` lists feed a
+    ranked against ``model.item_embeddings()`` (score ``h . e_j`` plus the model's sparse
+    session terms, :meth:`~paretoalign.model.PreferenceRecommender.session_terms`, where it
+    has them; item 0 never returned, ties to the lower id) by
+    :func:`paretoalign.ranking.topk`; the top-``k`` lists feed a
     :class:`MetricAccumulator`. This is MultiTRON's protocol (the book's method page,
     section *MultiTRON*): every position of every session, full catalogue, seen items
     not excluded (unless ``exclude_seen``).
@@ -291,12 +293,31 @@ def _model_ranker(
             return np.zeros((0, k), dtype=np.int32)
         inputs = torch.from_numpy(np.ascontiguousarray(labelled.inputs)).long()
         states = model.encode(inputs, pi)
-        queries = states[torch.from_numpy(mask)].detach().to(torch.float32).cpu().numpy()
+        rows = torch.from_numpy(mask)
+        queries = states[rows].detach().to(torch.float32).cpu().numpy()
         exclude = _seen_csr(_histories(labelled.inputs, mask)) if exclude_seen else None
-        _, ids = topk_fn(np.ascontiguousarray(queries), items, k, exclude=exclude)
+        terms = _session_terms(model, inputs, states, pi, rows)
+        extra = {} if terms is None else {"terms": terms}
+        _, ids = topk_fn(np.ascontiguousarray(queries), items, k, exclude=exclude, **extra)
         return ids
 
     return rank_block
+
+
+def _session_terms(model: Any, inputs: Any, states: Any, pi: Any, rows: Any) -> Any:
+    """The model's sparse score terms at the positions ``rows`` (bool ``[B, L]``) as the
+    CSR triple of :func:`paretoalign.ranking.topk`'s ``terms``, or None when the model
+    has none (:meth:`paretoalign.model.PreferenceRecommender.session_terms`)."""
+    if not hasattr(model, "session_terms"):
+        return None
+    pi_rows = pi if pi.ndim == 2 else pi[None, :].expand(inputs.shape[0], -1)
+    terms = model.session_terms(inputs.to(states.device), states, pi_rows.to(states.device))
+    if terms is None:
+        return None
+    from paretoalign.model.repeat import SessionTerms, terms_csr
+
+    rows = rows.to(states.device)
+    return terms_csr(SessionTerms(terms.ids[rows], terms.values[rows]))
 
 
 def evaluate_recommender(

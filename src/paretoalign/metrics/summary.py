@@ -1,10 +1,10 @@
-"""The training summary: the trained model at points of the simplex against two baselines.
+"""The training summary: the trained model at points of the simplex against the baselines.
 
 ``paretoalign train`` writes it as ``results/<profile>/train/summary.json``::
 
     {"model": {"<pi>": {"pi": [...], "click_recall@20": ..., "cart_recall@20": ...,
                         "order_recall@20": ..., "order_density@20": ...}},
-     "baselines": {"popularity": {...}, "covisitation": {...}},
+     "baselines": {"popularity": {...}, "covisitation": {...}, "logging": {...}},
      "comparisons": [{"a": "model 1,0,0", "b": "covisitation",
                       "metric": "click_recall@20", "difference": ...,
                       "ci_low": ..., "ci_high": ..., "p_value": ..., ...}, ...],
@@ -23,6 +23,7 @@ not rerun when only the front's table changes.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -82,14 +83,17 @@ def evaluate_summary(
     seed: int,
     max_sessions: int | None = None,
     k: int = DEFAULT_K,
+    baselines: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of the model at the simplex points and of both baselines on ``test_log``,
+    """Metrics of the model at the simplex points and of the baselines on ``test_log``,
     and the paired comparisons of :func:`summary_comparisons`.
 
     Every ranker is evaluated once, per session (``per_session=True``); its metrics are the
     global ratios of the summed statistics, the same values ``evaluate_model`` returns.
     ``max_sessions`` keeps the first that many test sessions (None: all); ``seed`` seeds
-    the bootstrap of the comparisons.
+    the bootstrap of the comparisons. The baselines are popularity and co-visitation
+    (fitted on ``train_log``) plus ``baselines``, further fitted recommenders by name (for
+    example the shop's logging policy, ``"logging"``).
     """
     from paretoalign.model import CovisitationRecommender, PopularityRecommender
 
@@ -109,11 +113,12 @@ def evaluate_summary(
             per_session=True,
         )
         doc["model"][key] = {"pi": pi, **metrics_from_sums(sums[key], metrics)}
-    for name, rec in (
-        ("popularity", PopularityRecommender()),
-        ("covisitation", CovisitationRecommender()),
-    ):
-        rec.fit(train_log)
+    recommenders = {
+        "popularity": PopularityRecommender().fit(train_log),
+        "covisitation": CovisitationRecommender().fit(train_log),
+        **(baselines or {}),
+    }
+    for name, rec in recommenders.items():
         sums[name] = evaluate_recommender(
             rec, test_log, k=k, max_len=model.max_len, progress=False, per_session=True
         )
@@ -134,9 +139,13 @@ def summary_comparisons(
     ``sums`` maps the summary's point keys (``"1,0,0"``) and baseline names to per-session
     sums. Compared (:func:`paretoalign.metrics.paired_bootstrap`, 2,000 resamples, 95 %):
 
-    * click recall@k of the model at the clicks corner against each baseline;
-    * order recall@k and order density@k of each other point on the clicks -> orders
-      edge (the edge to the last objective without ``orders``) against the clicks corner.
+    * click recall@k of the model at the clicks corner against each baseline
+      (co-visitation, the logging policy, popularity: those present);
+    * order recall@k and order density@k of the model at the orders corner (the last
+      objective without ``orders``) against co-visitation and the logging policy;
+    * each step along the clicks -> orders edge, from the clicks corner through the edge
+      points to the orders corner: click recall@k, order recall@k and order density@k of
+      the next point against the previous one (the trade the front is made of).
 
     Each entry is ``{"a": ..., "b": ..., **paired_bootstrap(...)}``; ``a`` and ``b`` name
     a summary point (``"model 0.5,0,0.5"``) or a baseline. One generator seeded with
@@ -156,15 +165,22 @@ def summary_comparisons(
         )
         out.append({"a": label.get(a, a), "b": label.get(b, b), **result})
 
-    for baseline in ("covisitation", "popularity"):
+    for baseline in ("covisitation", "logging", "popularity"):
         if baseline in sums:
             compare(corner, baseline, f"click_recall@{k}")
-    edge = sorted(
-        (pi[last], key)
-        for key, pi in points.items()
-        if key != corner and all(p == 0 for i, p in enumerate(pi) if i not in (first, last))
-    )
-    for metric in (f"order_recall@{k}", f"order_density@{k}"):
-        for _, key in edge:
-            compare(key, corner, metric)
+    edge = [
+        key
+        for _, key in sorted(
+            (pi[last], key)
+            for key, pi in points.items()
+            if all(p == 0 for i, p in enumerate(pi) if i not in (first, last))
+        )
+    ]
+    for baseline in ("covisitation", "logging"):
+        if baseline in sums:
+            for metric in (f"order_recall@{k}", f"order_density@{k}"):
+                compare(edge[-1], baseline, metric)
+    for metric in (f"click_recall@{k}", f"order_recall@{k}", f"order_density@{k}"):
+        for previous, key in itertools.pairwise(edge):
+            compare(key, previous, metric)
     return out

@@ -8,11 +8,13 @@ Architecture, ModelSpec
 PreferenceRecommender(spec)
     ``encode(inputs LongTensor[B, L], pi Tensor[K] | Tensor[B, K]) -> Tensor[B, L, d]``,
     ``item_embeddings() -> Tensor[N + 1, d]`` (row 0 = padding; score = ``h @ E.T``),
-    ``objectives``, ``n_items``.
+    ``session_terms(inputs, states, pi)`` (the sparse repeat bonus added to that score,
+    :mod:`paretoalign.model.repeat`; None without ``repeat_bonus``), ``objectives``,
+    ``n_items``.
 load_model(dir) / save_model(model, dir)
     The files ``paretoalign train`` writes under ``results/<profile>/train/``.
-TrainConfig, from_multitron_json
-    The ``[train]`` table; MultiTRON's JSON configs.
+TrainConfig, SeedsConfig, from_multitron_json
+    The ``[train]`` and ``[seeds]`` tables; MultiTRON's JSON configs.
 train(cfg, log, out_dir, ...)
     The training loop (checkpoints, resume, DDP under torchrun, CUDA mixed precision).
 PopularityRecommender, CovisitationRecommender
@@ -24,7 +26,12 @@ TransformerBackbone, GRUBackbone, PreferenceAdapter
 from paretoalign.model.architecture import Architecture, ModelSpec
 from paretoalign.model.backbones import GRUBackbone, PreferenceAdapter, TransformerBackbone
 from paretoalign.model.baselines import CovisitationRecommender, PopularityRecommender
-from paretoalign.model.config import MULTITRON_DEFAULTS, TrainConfig, from_multitron_json
+from paretoalign.model.config import (
+    MULTITRON_DEFAULTS,
+    SeedsConfig,
+    TrainConfig,
+    from_multitron_json,
+)
 from paretoalign.model.io import load_checkpoint, load_model, model_metadata, save_model
 from paretoalign.model.recommender import PreferenceRecommender
 from paretoalign.model.training import TrainResult, train
@@ -38,6 +45,7 @@ __all__ = [
     "PopularityRecommender",
     "PreferenceAdapter",
     "PreferenceRecommender",
+    "SeedsConfig",
     "TrainConfig",
     "TrainResult",
     "TransformerBackbone",

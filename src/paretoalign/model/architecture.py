@@ -24,7 +24,7 @@ class Architecture(BaseModel):
     :class:`ModelSpec` (saved in ``model.json``) inherits them too, and
     :class:`PreferenceRecommender` takes a :class:`ModelSpec` whole. ``max_len`` may be
     None here (the profile's ``[data] max_len`` fills it in); a spec needs a number.
-    The extensions (``normalize_items`` ... ``pi_item_bias``) are off by default, as in
+    The extensions (``normalize_items`` ... ``repeat_bonus``) are off by default, as in
     MultiTRON; :class:`PreferenceRecommender` documents what each does.
     """
 
@@ -56,6 +56,11 @@ class Architecture(BaseModel):
     )
     pi_item_bias: bool = Field(
         False, description="per-item, per-objective biases weighted by π (score + π·b_j)"
+    )
+    repeat_bonus: bool = Field(
+        False,
+        description="add a learned bonus b(h, π, recency, count) to the score of each item "
+        "of the session's own history (a sparse term the exact top-k adds)",
     )
 
     @model_validator(mode="after")

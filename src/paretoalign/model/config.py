@@ -41,13 +41,14 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from paretoalign.model.architecture import Architecture
 
 __all__ = [
     "MULTITRON_DEFAULTS",
     "OBJECTIVES",
+    "SeedsConfig",
     "TrainConfig",
     "from_multitron_json",
 ]
@@ -72,6 +73,7 @@ MULTITRON_DEFAULTS: dict[str, Any] = {
     "item_codes": 0.0,
     "copy_recent": 0,
     "pi_item_bias": False,
+    "repeat_bonus": False,
     "beta": 0.5,
     "regularizer": "epo",
     "regularization_penalty": 0.5,
@@ -118,7 +120,7 @@ class TrainConfig(Architecture):
     objectives: tuple[Literal["clicks", "carts", "orders", "distortion"], ...] = Field(
         ("clicks", "carts", "orders"), description="2 to 4 distinct objectives, in π order"
     )
-    # the architecture (backbone ... pi_item_bias, max_len): inherited from Architecture
+    # the architecture (backbone ... repeat_bonus, max_len): inherited from Architecture
 
     # ---------------------------------------------------------------- objectives
     beta: float | tuple[float, ...] = Field(
@@ -252,6 +254,28 @@ class TrainConfig(Architecture):
         progress = min(max(step - self.warmup_steps, 0) / span, 1.0)
         cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
         return self.lr * (self.min_lr_ratio + (1.0 - self.min_lr_ratio) * cosine)
+
+
+class SeedsConfig(BaseModel):
+    """The ``[seeds]`` table: further training seeds of the profile's model.
+
+    ``paretoalign seeds`` trains the ``[train]`` model once per seed of ``train`` (each
+    differing from the profile's own run only in ``[train] seed``: data order, π draws,
+    negatives, initial weights, dropout) into ``results/<profile>/seeds/<seed>/`` and
+    writes each one's ``summary.json``; the training chapter states its claims for every
+    seed. Empty (the default): the profile's own seed only.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    train: tuple[int, ...] = Field((), description="extra [train] seeds (the profile's excluded)")
+
+    @field_validator("train")
+    @classmethod
+    def _distinct(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"seeds must be distinct, got {list(value)}")
+        return value
 
 
 # ---------------------------------------------------------------------------- MultiTRON JSON

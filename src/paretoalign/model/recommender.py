@@ -22,6 +22,7 @@ from torch import nn
 
 from paretoalign.model.architecture import Architecture, ModelSpec
 from paretoalign.model.backbones import GRUBackbone, PreferenceAdapter, TransformerBackbone
+from paretoalign.model.repeat import RepeatHead, SessionTerms
 
 __all__ = ["Architecture", "ModelSpec", "PreferenceRecommender", "first_real_column"]
 
@@ -80,6 +81,12 @@ class PreferenceRecommender(nn.Module):
             product by appending π to the state and ``b_j`` to the item vector, so states
             and item rows have ``d + K`` columns. The orders column learns which items are
             ordered when clicked, and π moves the ranking towards them directly.
+        repeat_bonus : bool
+            Add the repeat bonus ``r_t(j)`` to the score of every item of the session's own
+            history (:mod:`paretoalign.model.repeat`; not in MultiTRON): the score becomes
+            ``h_t . e_j + r_t(j)``, a sparse term of at most ``L`` items per position that
+            :meth:`session_terms` returns and every consumer adds (the loss, and the exact
+            top-k through its ``terms`` argument).
 
     Attributes
     ----------
@@ -133,6 +140,9 @@ class PreferenceRecommender(nn.Module):
             self.backbone = GRUBackbone(d, spec.num_layers, spec.dropout)
         if spec.identity_init:
             self._identity_init()
+        #: the repeat bonus ``r_t(j)`` (``repeat_bonus``); built last, so the other
+        #: parameters draw the same initial values with or without it
+        self.repeat_head = RepeatHead(self.state_size, n_obj) if spec.repeat_bonus else None
 
     @torch.no_grad()
     def _identity_init(self) -> None:
@@ -232,6 +242,34 @@ class PreferenceRecommender(nn.Module):
             weights = pi.to(states.dtype)[:, None, :].expand(-1, states.shape[1], -1)
             states = torch.cat([states, weights], dim=-1)
         return states
+
+    def session_terms(
+        self, inputs: torch.Tensor, states: torch.Tensor, pi: torch.Tensor
+    ) -> SessionTerms | None:
+        """The sparse score terms of the last ``n`` positions (None without ``repeat_bonus``).
+
+        The score of item ``j`` at position ``t`` is ``states[t] . item_embeddings()[j]``
+        plus the term of ``j`` in row ``t`` (0 if ``j`` has none): the one definition of the
+        model's score, used by the loss, the offline evaluation and serving.
+
+        Parameters
+        ----------
+        inputs : LongTensor[B, l]
+            The left-padded ids the states were computed from (leading all-padding
+            columns may be cut).
+        states : Tensor[B, n, state_size]
+            Scoring states of the last ``n <= l`` positions (:meth:`encode`'s output, or
+            its last column as ``[B, 1, state_size]``).
+        pi : Tensor[B, K]
+
+        Returns
+        -------
+        SessionTerms or None
+            ``ids`` / ``values`` of shape ``[B, n, l]``.
+        """
+        if self.repeat_head is None:
+            return None
+        return self.repeat_head(inputs, states, pi.to(states.dtype))
 
     def finish_last(
         self, state: torch.Tensor, inputs: torch.Tensor, pi: torch.Tensor

@@ -58,6 +58,7 @@ from paretoalign.model.io import (
 )
 from paretoalign.model.losses import cosine_penalty, epo_regulariser, objective_losses
 from paretoalign.model.recommender import PreferenceRecommender, first_real_column
+from paretoalign.model.repeat import SessionTerms, add_terms
 from paretoalign.model.sampling import BatchNegatives, hard_negative_logits, sample_negatives
 
 __all__ = [
@@ -224,11 +225,17 @@ def position_losses(
     hidden = states.reshape(-1, states.shape[-1])[positions]
     targets = batch["targets"][:, first:].reshape(-1)[positions]
     table = model.item_embeddings()
-    positive = (hidden * table[targets].to(hidden.dtype)).sum(dim=1).float()
+    positive = (hidden * table[targets].to(hidden.dtype)).sum(dim=1)
+    terms = model.session_terms(inputs, states, pi_rows)
+    if terms is not None:
+        terms = SessionTerms(
+            terms.ids.reshape(-1, length)[positions], terms.values.reshape(-1, length)[positions]
+        )
+        positive = add_terms(positive[:, None], targets[:, None], terms)[:, 0]
     negative_values = None
     if negatives is not None:
         session = batch["session"][positions // length]
-        negative_values, _ = hard_negative_logits(
+        negative_values, negative_ids = hard_negative_logits(
             hidden,
             table,
             negatives,
@@ -236,7 +243,12 @@ def position_losses(
             cfg.topk_negatives,
             targets=targets if cfg.remove_accidental_hits or cfg.negatives == "catalogue" else None,
         )
+        if terms is not None:
+            negative_values = _with_history_negatives(
+                negative_values, negative_ids, hidden, table, targets, terms
+            )
         negative_values = negative_values.float()
+    positive = positive.float()
     return objective_losses(
         model.objectives,
         positive,
@@ -245,6 +257,31 @@ def position_losses(
         batch["order_label"][:, first:].reshape(-1)[positions],
         bce_negatives=cfg.bce_negatives,
     )
+
+
+def _with_history_negatives(
+    values: torch.Tensor,
+    ids: torch.Tensor,
+    hidden: torch.Tensor,
+    table: torch.Tensor,
+    targets: torch.Tensor,
+    terms: SessionTerms,
+) -> torch.Tensor:
+    """The sampled hard negatives ``[M, k]`` plus every history item of the position as a
+    negative with its full score ``h . e_j + r(j)``, ``[M, k + l]``.
+
+    With the repeat bonus the items of a position's own history are the competitors that
+    matter most (book: method page, ``method-repeat``), so each is scored exactly, once:
+    sampled candidates that are history items are dropped (``-inf``; they come back in the
+    history block with their term), and so are empty slots and the target itself (it is
+    the positive).
+    """
+    in_history = ((ids[:, :, None] == terms.ids[:, None, :]) & (terms.ids[:, None, :] != 0)).any(2)
+    values = values.masked_fill(in_history, -math.inf)
+    rows = table[terms.ids].to(hidden.dtype)  # [M, l, d]
+    history = (rows * hidden[:, None, :]).sum(dim=2) + terms.values.to(hidden.dtype)
+    history = history.masked_fill((terms.ids == 0) | (terms.ids == targets[:, None]), -math.inf)
+    return torch.cat([values, history], dim=1)
 
 
 def batch_negatives(

@@ -92,29 +92,93 @@ def comparison_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def comparison_highlights(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    """The four comparisons the training chapter quotes, from :func:`comparison_frame`.
+#: The comparisons the training chapter states, per seed: name -> (a, b, metric) where
+#: ``a``/``b`` are "clicks" / "orders" (the corners) or a baseline name.
+CLAIMS: dict[str, tuple[str, str, str]] = {
+    "vs_covis": ("clicks", "covisitation", "click_recall@20"),
+    "vs_logging": ("clicks", "logging", "click_recall@20"),
+    "vs_pop": ("clicks", "popularity", "click_recall@20"),
+    "orders_recall_vs_covis": ("orders", "covisitation", "order_recall@20"),
+    "orders_density_vs_covis": ("orders", "covisitation", "order_density@20"),
+}
 
-    ``vs_covis`` / ``vs_pop``: click recall@20 of the model at the clicks corner against
-    co-visitation / popularity; ``orders_recall`` / ``orders_density``: order recall@20 /
-    order density@20 of the last point of the clicks -> orders edge (the orders corner;
-    ``paretoalign train`` writes the edge in increasing weight) against the clicks corner.
-    Raises ``ValueError`` naming a comparison the frame lacks.
-    """
-    wanted = {
-        "vs_covis": (frame["b"] == "covisitation") & (frame["metric"] == "click_recall@20"),
-        "vs_pop": (frame["b"] == "popularity") & (frame["metric"] == "click_recall@20"),
-        "orders_recall": frame["b"].str.startswith("model")
-        & (frame["metric"] == "order_recall@20"),
-        "orders_density": frame["b"].str.startswith("model")
-        & (frame["metric"] == "order_density@20"),
-    }
+
+def _corners(summary: Mapping[str, Any]) -> dict[str, str]:
+    """Row labels of the clicks and orders corners (``"model 1,0,0"`` ...) of a summary."""
+    objectives = list(summary["objectives"])
+    target = "orders" if "orders" in objectives else objectives[-1]
     out = {}
-    for name, rows in wanted.items():
-        if not rows.any():
-            raise ValueError(f"the comparisons lack {name!r}")
-        out[name] = frame[rows].iloc[-1]
+    for key, entry in summary["model"].items():
+        pi = list(entry["pi"])
+        for name, objective in (("clicks", "clicks"), ("orders", target)):
+            if pi[objectives.index(objective)] == 1.0:
+                out[name] = f"model {key}"
     return out
+
+
+def comparison_highlights(frame: pd.DataFrame, summary: Mapping[str, Any]) -> dict[str, pd.Series]:
+    """The comparisons of :data:`CLAIMS` found in a :func:`comparison_frame` of ``summary``
+    (a claim whose baseline the summary lacks, e.g. the logging policy of a real data set,
+    is left out)."""
+    corners = _corners(summary)
+    out = {}
+    for name, (a, b, metric) in CLAIMS.items():
+        rows = (
+            (frame["a"] == corners.get(a, a))
+            & (frame["b"] == corners.get(b, b))
+            & (frame["metric"] == metric)
+        )
+        if rows.any():
+            out[name] = frame[rows].iloc[-1]
+    return out
+
+
+def edge_steps(frame: pd.DataFrame, summary: Mapping[str, Any]) -> pd.DataFrame:
+    """The clicks -> orders edge step by step: one row per (step, metric) of the
+    :func:`comparison_frame` rows comparing two model points (next minus previous),
+    columns ``step`` ("1,0,0 → 0.75,0,0.25"), ``metric``, ``difference``, ``ci_low``,
+    ``ci_high``, ``verdict``."""
+    rows = frame[frame["a"].str.startswith("model ") & frame["b"].str.startswith("model ")]
+    out = rows.assign(step=rows["b"].str[6:] + " → " + rows["a"].str[6:])
+    return out[["step", "metric", "difference", "ci_low", "ci_high", "verdict"]].reset_index(
+        drop=True
+    )
+
+
+def seed_claims(summaries: Mapping[int, Mapping[str, Any]]) -> pd.DataFrame:
+    """The chapter's claims for every training seed: one row per (seed, claim).
+
+    ``summaries`` maps a training seed to its ``summary.json``. Columns ``seed``,
+    ``claim`` (a name of :data:`CLAIMS`), ``a``, ``b``, ``metric``, ``difference``,
+    ``ci_low``, ``ci_high`` and ``holds`` (the 95 % interval lies above 0).
+    """
+    rows = []
+    for seed, summary in summaries.items():
+        frame = comparison_frame(summary)
+        for claim, row in comparison_highlights(frame, summary).items():
+            rows.append(
+                {
+                    "seed": int(seed),
+                    "claim": claim,
+                    **{c: row[c] for c in ("a", "b", "metric", "difference", "ci_low")},
+                    "ci_high": row["ci_high"],
+                    "holds": bool(row["ci_low"] > 0),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def trade_holds(summary: Mapping[str, Any]) -> bool:
+    """Whether the orders corner has lower click recall@20 and higher order density@20
+    than the clicks corner: the trade the front is made of (:func:`edge_steps` gives each
+    step's difference with its interval)."""
+    objectives = list(summary["objectives"])
+    edge = edge_frame(summary, "orders" if "orders" in objectives else objectives[-1])
+    first, last = edge.iloc[0], edge.iloc[-1]
+    return bool(
+        last["click_recall@20"] < first["click_recall@20"]
+        and last["order_density@20"] > first["order_density@20"]
+    )
 
 
 def metric_values(frame: pd.DataFrame, metric: str, kind: str) -> pd.Series:
@@ -143,13 +207,6 @@ def summary_highlights(frame: pd.DataFrame) -> dict[str, Any]:
         "order_recall_min": float(orders.min()),
         "order_recall_max": float(orders.max()),
     }
-
-
-def edge_verdict_counts(comparisons: pd.DataFrame, metric: str = "order_recall@20") -> dict:
-    """Of the :func:`comparison_frame` rows comparing ``metric`` along the edge, how many
-    there are (``points``) and how many say "higher" (``higher``)."""
-    rows = comparisons[comparisons["metric"] == metric]
-    return {"points": len(rows), "higher": int((rows["verdict"] == "higher").sum())}
 
 
 def summary_figure(frame: pd.DataFrame) -> Figure:
