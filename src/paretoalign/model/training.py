@@ -227,7 +227,12 @@ def position_losses(
     table = model.item_embeddings()
     positive = (hidden * table[targets].to(hidden.dtype)).sum(dim=1)
     terms = model.session_terms(inputs, states, pi_rows)
+    history = None
     if terms is not None:
+        # every position's full score of every slot's item, [B, l(t), l(s)]: one batched
+        # product with the B x l input rows (not a gather of M x l rows per position)
+        rows = table[inputs].to(states.dtype).transpose(1, 2)
+        history = (torch.bmm(states, rows) + terms.values).reshape(-1, length)[positions]
         terms = SessionTerms(
             terms.ids.reshape(-1, length)[positions], terms.values.reshape(-1, length)[positions]
         )
@@ -245,7 +250,7 @@ def position_losses(
         )
         if terms is not None:
             negative_values = _with_history_negatives(
-                negative_values, negative_ids, hidden, table, targets, terms
+                negative_values, negative_ids, history, targets, terms.ids
             )
         negative_values = negative_values.float()
     positive = positive.float()
@@ -262,13 +267,13 @@ def position_losses(
 def _with_history_negatives(
     values: torch.Tensor,
     ids: torch.Tensor,
-    hidden: torch.Tensor,
-    table: torch.Tensor,
+    history: torch.Tensor,
     targets: torch.Tensor,
-    terms: SessionTerms,
+    history_ids: torch.Tensor,
 ) -> torch.Tensor:
     """The sampled hard negatives ``[M, k]`` plus every history item of the position as a
-    negative with its full score ``h . e_j + r(j)``, ``[M, k + l]``.
+    negative with its full score ``h . e_j + r(j)`` (``history`` ``[M, l]``, the items
+    ``history_ids`` ``[M, l]``, 0 = no item), ``[M, k + l]``.
 
     With the repeat bonus the items of a position's own history are the competitors that
     matter most (book: method page, ``method-repeat``), so each is scored exactly, once:
@@ -276,12 +281,11 @@ def _with_history_negatives(
     history block with their term), and so are empty slots and the target itself (it is
     the positive).
     """
-    in_history = ((ids[:, :, None] == terms.ids[:, None, :]) & (terms.ids[:, None, :] != 0)).any(2)
+    known = history_ids[:, None, :] != 0
+    in_history = ((ids[:, :, None] == history_ids[:, None, :]) & known).any(2)
     values = values.masked_fill(in_history, -math.inf)
-    rows = table[terms.ids].to(hidden.dtype)  # [M, l, d]
-    history = (rows * hidden[:, None, :]).sum(dim=2) + terms.values.to(hidden.dtype)
-    history = history.masked_fill((terms.ids == 0) | (terms.ids == targets[:, None]), -math.inf)
-    return torch.cat([values, history], dim=1)
+    drop = (history_ids == 0) | (history_ids == targets[:, None])
+    return torch.cat([values, history.to(values.dtype).masked_fill(drop, -math.inf)], dim=1)
 
 
 def batch_negatives(

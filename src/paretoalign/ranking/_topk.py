@@ -107,6 +107,57 @@ def _check_no_overflow(
         )
 
 
+def _check_csr(
+    what: str, arrays: dict[str, tuple[Any, type]], n_queries: int, n_items: int, first_id: int
+) -> tuple[np.ndarray, ...]:
+    """The checks both CSR arguments share; returns their arrays in ``arrays``' order.
+
+    ``arrays`` maps a field name to ``(array, dtype)``; the first two are ``ptr`` and
+    ``ids``, further ones (the terms' ``values``) must have one entry per id. Raises a
+    TypeError/ValueError naming ``what`` (``"exclude"``, ``"terms"``), the field and the
+    first bad position: wrong type, dtype, shape or memory layout; ``ptr`` without
+    ``Q + 1`` entries, not starting at 0, decreasing or not ending at ``len(ids)``; an id
+    outside ``[first_id, n_items)``.
+    """
+    for name, (arr, dtype) in arrays.items():
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"{what} {name} must be a numpy.ndarray, got {type(arr).__name__}")
+        if arr.dtype != dtype:
+            raise TypeError(f"{what} {name} must have dtype {np.dtype(dtype)}, got {arr.dtype}")
+        if arr.ndim != 1:
+            raise ValueError(f"{what} {name} must be 1-dimensional, got shape {arr.shape}")
+        if not arr.flags.c_contiguous:
+            raise ValueError(f"{what} {name} must be contiguous")
+    ptr, ids, *others = (arr for arr, _ in arrays.values())
+    if ptr.shape[0] != n_queries + 1:
+        raise ValueError(
+            f"{what} ptr must have Q + 1 = {n_queries + 1} entries, got {ptr.shape[0]}"
+        )
+    if ptr[0] != 0:
+        raise ValueError(f"{what} ptr[0] must be 0, got {ptr[0]}")
+    steps = np.diff(ptr)
+    if (steps < 0).any():
+        q = int(np.flatnonzero(steps < 0)[0])
+        raise ValueError(f"{what} ptr decreases at query {q}: ptr[{q}] > ptr[{q + 1}]")
+    if ptr[-1] != ids.shape[0]:
+        raise ValueError(f"{what} ptr[-1] = {ptr[-1]} must equal len(ids) = {ids.shape[0]}")
+    for name, arr in zip(list(arrays)[2:], others, strict=True):
+        if arr.shape[0] != ids.shape[0]:
+            raise ValueError(
+                f"{what} {name} must have len(ids) = {ids.shape[0]} entries, got {arr.shape[0]}"
+            )
+    bad = (ids < first_id) | (ids >= n_items)
+    if bad.any():
+        e = int(np.flatnonzero(bad)[0])
+        q = int(np.searchsorted(ptr, e, side="right") - 1)
+        note = " (item 0 is padding)" if first_id == 1 else ""
+        raise ValueError(
+            f"{what} ids[{e}] = {ids[e]} (query {q}) is outside the item range "
+            f"[{first_id}, {n_items}){note}"
+        )
+    return (ptr, ids, *others)
+
+
 def _check_exclude(exclude: Any, n_queries: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     """Validate the CSR exclusion lists; returns (ptr, ids) with ids sorted per query.
 
@@ -115,42 +166,17 @@ def _check_exclude(exclude: Any, n_queries: int, n_items: int) -> tuple[np.ndarr
     """
     if not isinstance(exclude, tuple | list) or len(exclude) != 2:
         raise TypeError("exclude must be a pair (ptr int64[Q+1], ids int32[nnz]) or None")
-    ptr, ids = exclude
-    for name, arr, dtype in (("ptr", ptr, np.int64), ("ids", ids, np.int32)):
-        if not isinstance(arr, np.ndarray):
-            raise TypeError(f"exclude {name} must be a numpy.ndarray, got {type(arr).__name__}")
-        if arr.dtype != dtype:
-            raise TypeError(f"exclude {name} must have dtype {np.dtype(dtype)}, got {arr.dtype}")
-        if arr.ndim != 1:
-            raise ValueError(f"exclude {name} must be 1-dimensional, got shape {arr.shape}")
-        if not arr.flags.c_contiguous:
-            raise ValueError(f"exclude {name} must be contiguous")
-    if ptr.shape[0] != n_queries + 1:
-        raise ValueError(
-            f"exclude ptr must have Q + 1 = {n_queries + 1} entries, got {ptr.shape[0]}"
-        )
-    if ptr[0] != 0:
-        raise ValueError(f"exclude ptr[0] must be 0, got {ptr[0]}")
-    steps = np.diff(ptr)
-    if (steps < 0).any():
-        q = int(np.flatnonzero(steps < 0)[0])
-        raise ValueError(f"exclude ptr decreases at query {q}: ptr[{q}] > ptr[{q + 1}]")
-    if ptr[-1] != ids.shape[0]:
-        raise ValueError(f"exclude ptr[-1] = {ptr[-1]} must equal len(ids) = {ids.shape[0]}")
+    ptr, ids = _check_csr(
+        "exclude", {"ptr": (exclude[0], np.int64), "ids": (exclude[1], np.int32)},
+        n_queries, n_items, first_id=0,
+    )  # fmt: skip
     if ids.shape[0] == 0:
         return ptr, ids
-    bad = (ids < 0) | (ids >= n_items)
-    if bad.any():
-        e = int(np.flatnonzero(bad)[0])
-        q = int(np.searchsorted(ptr, e, side="right") - 1)
-        raise ValueError(
-            f"exclude ids[{e}] = {ids[e]} (query {q}) is outside the item range [0, {n_items})"
-        )
     descending = np.diff(ids) < 0
     row_ends = ptr[1:-1]
     descending[row_ends[(row_ends > 0) & (row_ends < ids.shape[0])] - 1] = False
     if descending.any():
-        rows = np.repeat(np.arange(n_queries), steps)
+        rows = np.repeat(np.arange(n_queries), np.diff(ptr))
         ids = np.ascontiguousarray(ids[np.lexsort((ids, rows))])
     return ptr, ids
 
@@ -158,51 +184,21 @@ def _check_exclude(exclude: Any, n_queries: int, n_items: int) -> tuple[np.ndarr
 def _check_terms(terms: Any, n_queries: int, n_items: int) -> tuple[np.ndarray, ...]:
     """Validate the CSR term lists; returns (ptr, ids, values, max |value|).
 
-    Checked here: types, dtypes, shapes, offsets, the id range and finite values. The
-    kernel checks that each query's ids are distinct before it starts (and sorts copies:
-    the caller's arrays are never modified).
+    Checked here: types, dtypes, shapes, offsets, the id range (``[1, M)``) and finite
+    values. The kernel checks that each query's ids are distinct before it starts (and
+    sorts copies: the caller's arrays are never modified).
     """
     if not isinstance(terms, tuple | list) or len(terms) != 3:
         raise TypeError(
             "terms must be a triple (ptr int64[Q+1], ids int32[nnz], values float32[nnz]) or None"
         )
-    ptr, ids, values = terms
-    for name, arr, dtype in (
-        ("ptr", ptr, np.int64),
-        ("ids", ids, np.int32),
-        ("values", values, np.float32),
-    ):
-        if not isinstance(arr, np.ndarray):
-            raise TypeError(f"terms {name} must be a numpy.ndarray, got {type(arr).__name__}")
-        if arr.dtype != dtype:
-            raise TypeError(f"terms {name} must have dtype {np.dtype(dtype)}, got {arr.dtype}")
-        if arr.ndim != 1:
-            raise ValueError(f"terms {name} must be 1-dimensional, got shape {arr.shape}")
-        if not arr.flags.c_contiguous:
-            raise ValueError(f"terms {name} must be contiguous")
-    if ptr.shape[0] != n_queries + 1:
-        raise ValueError(f"terms ptr must have Q + 1 = {n_queries + 1} entries, got {ptr.shape[0]}")
-    if ptr[0] != 0:
-        raise ValueError(f"terms ptr[0] must be 0, got {ptr[0]}")
-    steps = np.diff(ptr)
-    if (steps < 0).any():
-        q = int(np.flatnonzero(steps < 0)[0])
-        raise ValueError(f"terms ptr decreases at query {q}: ptr[{q}] > ptr[{q + 1}]")
-    if ptr[-1] != ids.shape[0]:
-        raise ValueError(f"terms ptr[-1] = {ptr[-1]} must equal len(ids) = {ids.shape[0]}")
-    if values.shape[0] != ids.shape[0]:
-        raise ValueError(
-            f"terms values must have len(ids) = {ids.shape[0]} entries, got {values.shape[0]}"
-        )
+    fields = {"ptr": np.int64, "ids": np.int32, "values": np.float32}
+    ptr, ids, values = _check_csr(
+        "terms", {name: (arr, dtype) for (name, dtype), arr in zip(fields.items(), terms)},
+        n_queries, n_items, first_id=1,
+    )  # fmt: skip
     if ids.shape[0] == 0:
         return ptr, ids, values, 0.0
-    bad = (ids < 1) | (ids >= n_items)
-    if bad.any():
-        e = int(np.flatnonzero(bad)[0])
-        q = int(np.searchsorted(ptr, e, side="right") - 1)
-        raise ValueError(
-            f"terms ids[{e}] = {ids[e]} (query {q}) is outside [1, {n_items}) (item 0 is padding)"
-        )
     lo, hi = float(values.min()), float(values.max())
     if not (np.isfinite(lo) and np.isfinite(hi)):
         e = int(np.flatnonzero(~np.isfinite(values))[0])
