@@ -16,8 +16,8 @@ For a session state :math:`h \\in \\mathbb{R}^d` and item embeddings :math:`e_j`
 
 where :math:`r(j)` is the model's sparse session term (the repeat bonus of the items of
 the session's history, :meth:`paretoalign.model.PreferenceRecommender.session_terms`; 0
-for a model without one), :math:`n_j` is item ``j``'s click count in the training log and :math:`c \\ge 0` the
-row's popularity coefficient (0 for the plain model). The penalised score is computed as
+for a model without one), :math:`n_j` is item ``j``'s click count in the training log
+and :math:`c \\ge 0` the row's popularity coefficient (0 for the plain model). The penalised score is computed as
 one inner product by appending :math:`-c` to the query and :math:`\\log(1+n_j)` to the
 item vectors. Rows with ``c = 0`` use the plain item table, so a plain
 :class:`ConditionedPolicy` returns exactly what the offline metrics evaluated.
