@@ -16,6 +16,7 @@ from pathlib import Path
 OUTPUTS = {
     "world simulate": ["data/train.parquet", "data/test.parquet", "data/stats.json"],
     "train": ["train/model.json", "train/summary.json"],
+    "seeds": ["seeds/seeds.json"],
     "front": ["front.parquet", "groups.json"],
     "experiment": ["kpis.parquet", "experiment.json"],
     "align": ["alignment.parquet", "alignment_summary.json", "figures/headline.png"],

@@ -33,6 +33,7 @@ ALL_STEPS = [
     "world simulate",
     "world calibrate",
     "train",
+    "seeds",
     "front",
     "experiment",
     "align",
@@ -83,7 +84,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
 def test_first_run_executes_every_step_once_in_order(chain):
     first = chain.run()
     assert sorted(first) == sorted(ALL_STEPS)
-    order = ["world simulate", "train", "front", "experiment", "align", "validate"]
+    order = ["world simulate", "train", "seeds", "front", "experiment", "align", "validate"]
     assert [step for step in first if step in order] == order
     timings = (chain.root / "chaintest" / "timings.json").read_text()
     assert '"validate"' in timings and '"bench:data"' in timings
