@@ -129,8 +129,6 @@ class ModelServer:
         self.max_len = getattr(model, "max_len", None)
         # the trimmed-width fast path needs the unvalidated entry point (see encode_last)
         self._trim = hasattr(model, "encode_unchecked")
-        #: the model adds sparse session terms to its scores (the repeat bonus)
-        self._has_terms = getattr(model, "repeat_head", None) is not None
         with torch.inference_mode():
             items = model.item_embeddings().detach().float().cpu().numpy()
         if items.shape[0] != self.n_items + 1:
@@ -203,8 +201,6 @@ class ModelServer:
         n, length = history.shape
         out = np.empty((n, self.dim), np.float32)
         terms = None
-        if self._has_terms:
-            terms = SessionTerms(np.zeros((n, length), np.int32), np.zeros((n, length), np.float32))
         if n == 0:
             return out, terms
         real = history != 0
@@ -226,8 +222,16 @@ class ModelServer:
                     else:
                         h = self.model.encode(x, p)[:, -1, :]
                     out[rows] = h.float().numpy()
-                    if terms is not None:
-                        row_terms = self.model.session_terms(x, h[:, None, :], p)
+                    row_terms = (
+                        self.model.session_terms(x, h[:, None, :], p)
+                        if hasattr(self.model, "session_terms")
+                        else None
+                    )
+                    if row_terms is not None:
+                        if terms is None:
+                            terms = SessionTerms(
+                                np.zeros((n, length), np.int32), np.zeros((n, length), np.float32)
+                            )
                         terms.ids[rows, length - width :] = row_terms.ids[:, 0].numpy()
                         terms.values[rows, length - width :] = row_terms.values[:, 0].numpy()
         return out, terms
